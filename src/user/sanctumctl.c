@@ -1,0 +1,768 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sanctumctl: installs, starts, stops and queries the Sanctum driver.
+ * Exit status: 0 success, 1 the operation failed, 2 wrong usage. A failure prints exactly one
+ * line on stderr: "sanctumctl: OPERATION: MESSAGE (error N)[; ADVICE]".
+ */
+#include <windows.h>
+#include <winioctl.h>
+
+#include "sanctum/ioctl.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <wchar.h>
+
+#define PROGRAM           L"sanctumctl"
+#define DRIVER_FILE_NAME  L"sanctum.sys"
+#define DRIVER_DISPLAY    L"Sanctum driver"
+#define CLIENT_VERSION    L"" SANCTUM_VERSION_STRING
+#define WAIT_TIMEOUT_MS   10000
+#define WAIT_POLL_MS      100
+
+enum exit_status { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+/* ---- Output ---------------------------------------------------------------------------- */
+
+/*
+ * Consoles get UTF-16 through WriteConsoleW; pipes and files (Wine tests capture through pipes)
+ * get UTF-8 through the CRT, which in text mode writes CRLF line ends.
+ */
+static void write_text(FILE *stream, const wchar_t *text)
+{
+    HANDLE h = GetStdHandle(stream == stderr ? STD_ERROR_HANDLE : STD_OUTPUT_HANDLE);
+    DWORD mode, written;
+    int len = (int)wcslen(text);
+
+    if (h != NULL && h != INVALID_HANDLE_VALUE && GetConsoleMode(h, &mode)) {
+        WriteConsoleW(h, text, (DWORD)len, &written, NULL);
+        return;
+    }
+
+    int need = WideCharToMultiByte(CP_UTF8, 0, text, len, NULL, 0, NULL, NULL);
+    char *utf8 = need > 0 ? malloc((size_t)need) : NULL;
+    if (utf8 != NULL && WideCharToMultiByte(CP_UTF8, 0, text, len, utf8, need, NULL, NULL) == need)
+        fwrite(utf8, 1, (size_t)need, stream);
+    free(utf8);
+    fflush(stream);
+}
+
+/* Only %ls (wide string) and %lu / %u conversions: they mean the same to every CRT. */
+static void vprint(FILE *stream, const wchar_t *fmt, va_list ap)
+{
+    wchar_t small[512];
+    wchar_t *buf = small;
+    size_t cap = sizeof small / sizeof small[0];
+
+    for (;;) {
+        va_list aq;
+        va_copy(aq, ap);
+        int n = vswprintf(buf, cap, fmt, aq);
+        va_end(aq);
+        /* mingw returns the needed length on truncation, ISO C a negative value. */
+        if (n >= 0 && (size_t)n < cap)
+            break;
+        if (buf != small)
+            free(buf);
+        cap *= 4;
+        buf = cap <= 65536 * 4 ? malloc(cap * sizeof *buf) : NULL;
+        if (buf == NULL)
+            return;
+    }
+    write_text(stream, buf);
+    if (buf != small)
+        free(buf);
+}
+
+static void out(const wchar_t *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprint(stdout, fmt, ap);
+    va_end(ap);
+}
+
+static void err_line(const wchar_t *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprint(stderr, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- Errors ---------------------------------------------------------------------------- */
+
+/* Where an error happened decides what advice fits: error 2 means different things. */
+enum err_ctx { CTX_ANY, CTX_SERVICE, CTX_START, CTX_STOP, CTX_STOP_REFUSED, CTX_DEVICE };
+
+struct advice {
+    DWORD error;
+    enum err_ctx ctx;
+    const wchar_t *text;
+};
+
+/* mingw-w64's winerror.h lacks it. */
+#ifndef ERROR_INVALID_IMAGE_HASH
+#define ERROR_INVALID_IMAGE_HASH 577L
+#endif
+#define STATUS_INVALID_IMAGE_HASH_ 0xC0000428UL
+#define ADVICE_SIGNATURE                                                                   \
+    L"the signature was not accepted: enable test signing (bcdedit /set testsigning on, "   \
+    L"reboot) and trust the certificate (LocalMachine Root and TrustedPublisher)"
+#define ADVICE_DRIVER_FILE L"driver file missing: build it with make, or pass the path to sanctum.sys"
+#define ADVICE_NO_DEVICE   L"the device does not exist: is the driver started? try: sanctumctl start"
+#define ADVICE_NO_UNLOAD   L"the driver cannot be unloaded (no unload routine); reboot to unload it"
+
+static const struct advice advice_table[] = {
+    { ERROR_FILE_NOT_FOUND,             CTX_DEVICE, ADVICE_NO_DEVICE },
+    { ERROR_PATH_NOT_FOUND,             CTX_DEVICE, ADVICE_NO_DEVICE },
+    { ERROR_INVALID_FUNCTION,           CTX_DEVICE,
+      L"the driver does not know this request: are driver and client the same version? "
+      L"try: sanctumctl version" },
+    { ERROR_TIMEOUT,                    CTX_START,
+      L"the driver did not report running within 10 s" },
+    { ERROR_TIMEOUT,                    CTX_STOP,
+      L"the driver did not stop within 10 s: close programs that have \\\\.\\SanctumEDR open" },
+    { ERROR_TIMEOUT,                    CTX_STOP_REFUSED, ADVICE_NO_UNLOAD },
+    { ERROR_SERVICE_CANNOT_ACCEPT_CTRL, CTX_STOP_REFUSED, ADVICE_NO_UNLOAD },
+    { ERROR_ACCESS_DENIED,              CTX_ANY, L"run from an elevated (administrator) prompt" },
+    { ERROR_FILE_NOT_FOUND,             CTX_ANY, ADVICE_DRIVER_FILE },
+    { ERROR_PATH_NOT_FOUND,             CTX_ANY, ADVICE_DRIVER_FILE },
+    { ERROR_SERVICE_EXISTS,             CTX_ANY,
+      L"the service is already installed; run sanctumctl uninstall first" },
+    { ERROR_SERVICE_DOES_NOT_EXIST,     CTX_ANY,
+      L"the service is not installed; run sanctumctl install first" },
+    { ERROR_SERVICE_NOT_ACTIVE,         CTX_ANY, L"the service is not running" },
+    { ERROR_SERVICE_ALREADY_RUNNING,    CTX_ANY, L"the service is already running" },
+    { ERROR_SERVICE_DISABLED,           CTX_ANY, L"the service is disabled" },
+    { ERROR_SERVICE_MARKED_FOR_DELETE,  CTX_ANY,
+      L"the service is marked for deletion: close programs that hold it open "
+      L"(services.msc, sc), or reboot" },
+    { ERROR_SERVICE_CANNOT_ACCEPT_CTRL, CTX_ANY,
+      L"the service is busy starting or stopping; try again" },
+    { ERROR_INVALID_SERVICE_CONTROL,    CTX_ANY, ADVICE_NO_UNLOAD },
+    { ERROR_INVALID_IMAGE_HASH,         CTX_ANY, ADVICE_SIGNATURE },
+    { ERROR_DRIVER_BLOCKED,             CTX_ANY,
+      L"the driver was blocked from loading (HVCI / driver block list)" },
+};
+
+/* Errors can arrive as NTSTATUS or HRESULT wrappers of the same Win32 code. */
+static DWORD normalize_error(DWORD error)
+{
+    if ((error & 0xFFFF0000UL) == 0x80070000UL) /* HRESULT_FROM_WIN32 */
+        return error & 0xFFFF;
+    if ((error & ~0x10000000UL) == STATUS_INVALID_IMAGE_HASH_) /* NTSTATUS, HRESULT_FROM_NT */
+        return ERROR_INVALID_IMAGE_HASH;
+    return error;
+}
+
+static const wchar_t *find_advice(DWORD error, enum err_ctx ctx)
+{
+    size_t i;
+
+    error = normalize_error(error);
+    for (i = 0; i < sizeof advice_table / sizeof advice_table[0]; i++)
+        if (advice_table[i].error == error && advice_table[i].ctx == ctx)
+            return advice_table[i].text;
+    for (i = 0; i < sizeof advice_table / sizeof advice_table[0]; i++)
+        if (advice_table[i].error == error && advice_table[i].ctx == CTX_ANY)
+            return advice_table[i].text;
+    return NULL;
+}
+
+/* The system's text for an error, on one line, without the trailing period. */
+static void error_text(DWORD error, wchar_t *buf, DWORD cap)
+{
+    const DWORD flags = FORMAT_MESSAGE_IGNORE_INSERTS | FORMAT_MESSAGE_MAX_WIDTH_MASK;
+    DWORD n = FormatMessageW(flags | FORMAT_MESSAGE_FROM_SYSTEM, NULL, error, 0, buf, cap, NULL);
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+
+    if (n == 0 && ntdll != NULL) /* NTSTATUS texts live in ntdll's message table */
+        n = FormatMessageW(flags | FORMAT_MESSAGE_FROM_HMODULE, ntdll, error, 0, buf, cap, NULL);
+    if (n == 0 || n >= cap) {
+        wcscpy(buf, L"unknown error");
+        return;
+    }
+    buf[n] = L'\0';
+    for (DWORD i = 0; i < n; i++)
+        if (buf[i] == L'\r' || buf[i] == L'\n' || buf[i] == L'\t')
+            buf[i] = L' ';
+    while (n > 0 && (buf[n - 1] == L' ' || buf[n - 1] == L'.'))
+        buf[--n] = L'\0';
+    if (n == 0)
+        wcscpy(buf, L"unknown error");
+}
+
+static void print_failure(const wchar_t *op, DWORD error, const wchar_t *advice)
+{
+    wchar_t text[512];
+
+    error_text(error, text, sizeof text / sizeof text[0]);
+    /* Small codes read best in decimal; NTSTATUS and HRESULT values in hex. */
+    if (error <= 0xFFFF)
+        err_line(PROGRAM L": %ls: %ls (error %lu)%ls%ls\n", op, text, error,
+                 advice ? L"; " : L"", advice ? advice : L"");
+    else
+        err_line(PROGRAM L": %ls: %ls (error 0x%08lX)%ls%ls\n", op, text, error,
+                 advice ? L"; " : L"", advice ? advice : L"");
+}
+
+/* Prints the one failure line with the advice the table has for the error; returns 1. */
+static int fail(const wchar_t *op, DWORD error, enum err_ctx ctx)
+{
+    print_failure(op, error, find_advice(error, ctx));
+    return EXIT_FAILED;
+}
+
+/* The same with advice that depends on what happened (sizes, versions). */
+static int fail_because(const wchar_t *op, DWORD error, const wchar_t *fmt, ...)
+{
+    wchar_t advice[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    int n = vswprintf(advice, sizeof advice / sizeof advice[0], fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof advice / sizeof advice[0])
+        advice[sizeof advice / sizeof advice[0] - 1] = L'\0';
+    print_failure(op, error, advice);
+    return EXIT_FAILED;
+}
+
+/* A device open failure names the command and the step: "version: open \\.\SanctumEDR". */
+static int fail_open(const wchar_t *command, DWORD error)
+{
+    wchar_t op[64];
+
+    swprintf(op, sizeof op / sizeof op[0], L"%ls: open %ls", command, SANCTUM_USER_DEVICE_PATH);
+    return fail(op, error, CTX_DEVICE);
+}
+
+/* ---- Device access ----------------------------------------------------------------------- */
+
+static DWORD device_open(DWORD access, HANDLE *device)
+{
+    *device = CreateFileW(SANCTUM_USER_DEVICE_PATH, access, FILE_SHARE_READ | FILE_SHARE_WRITE,
+                          NULL, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+    return *device == INVALID_HANDLE_VALUE ? GetLastError() : ERROR_SUCCESS;
+}
+
+static void device_close(HANDLE device)
+{
+    if (device != INVALID_HANDLE_VALUE)
+        CloseHandle(device);
+}
+
+static DWORD device_ioctl(HANDLE device, DWORD code, const void *in, DWORD in_len, void *out_buf,
+                          DWORD out_len, DWORD *returned)
+{
+    *returned = 0;
+    if (!DeviceIoControl(device, code, (void *)in, in_len, out_buf, out_len, returned, NULL))
+        return GetLastError();
+    return ERROR_SUCCESS;
+}
+
+/* ERROR_INVALID_DATA when the answer does not have the layout this client knows. */
+static DWORD device_get_version(HANDLE device, SANCTUM_VERSION *version, DWORD *returned)
+{
+    ZeroMemory(version, sizeof *version);
+    DWORD error = device_ioctl(device, (DWORD)IOCTL_SANCTUM_GET_VERSION, NULL, 0, version,
+                               sizeof *version, returned);
+    if (error != ERROR_SUCCESS)
+        return error;
+    if (*returned != sizeof *version || version->Size != sizeof *version)
+        return ERROR_INVALID_DATA;
+    return ERROR_SUCCESS;
+}
+
+/* ---- Service control --------------------------------------------------------------------- */
+
+/* Both handles belong to the command that connected; service_disconnect releases them. */
+struct service {
+    SC_HANDLE scm;
+    SC_HANDLE svc;
+};
+
+static DWORD service_connect(DWORD scm_access, DWORD svc_access, struct service *s)
+{
+    s->svc = NULL;
+    s->scm = OpenSCManagerW(NULL, NULL, scm_access);
+    if (s->scm == NULL)
+        return GetLastError();
+    if (svc_access != 0) {
+        s->svc = OpenServiceW(s->scm, SANCTUM_SERVICE_NAME, svc_access);
+        if (s->svc == NULL) {
+            DWORD error = GetLastError();
+            CloseServiceHandle(s->scm);
+            s->scm = NULL;
+            return error;
+        }
+    }
+    return ERROR_SUCCESS;
+}
+
+static void service_disconnect(struct service *s)
+{
+    if (s->svc != NULL)
+        CloseServiceHandle(s->svc);
+    if (s->scm != NULL)
+        CloseServiceHandle(s->scm);
+    s->svc = s->scm = NULL;
+}
+
+static DWORD service_query(SC_HANDLE svc, SERVICE_STATUS_PROCESS *status)
+{
+    DWORD needed;
+
+    if (!QueryServiceStatusEx(svc, SC_STATUS_PROCESS_INFO, (BYTE *)status, sizeof *status,
+                              &needed))
+        return GetLastError();
+    return ERROR_SUCCESS;
+}
+
+/* Polls until the service reaches `want`; ERROR_TIMEOUT after WAIT_TIMEOUT_MS. */
+static DWORD service_wait(SC_HANDLE svc, DWORD want)
+{
+    SERVICE_STATUS_PROCESS status;
+    DWORD start = GetTickCount();
+
+    for (;;) {
+        DWORD error = service_query(svc, &status);
+        if (error != ERROR_SUCCESS)
+            return error;
+        if (status.dwCurrentState == want)
+            return ERROR_SUCCESS;
+        if (want == SERVICE_RUNNING && status.dwCurrentState == SERVICE_STOPPED) {
+            /* It gave up while starting: report why, if it said. */
+            if (status.dwWin32ExitCode == ERROR_SERVICE_SPECIFIC_ERROR)
+                return status.dwServiceSpecificExitCode;
+            return status.dwWin32ExitCode != ERROR_SUCCESS ? status.dwWin32ExitCode
+                                                           : ERROR_SERVICE_NOT_ACTIVE;
+        }
+        if (GetTickCount() - start >= WAIT_TIMEOUT_MS)
+            return ERROR_TIMEOUT;
+        Sleep(WAIT_POLL_MS);
+    }
+}
+
+/*
+ * Stops the service and waits for it. *ctx tells the advice apart: open handles keep a driver in
+ * STOP_PENDING, while one without an unload routine stays RUNNING (Windows answers 1052; Wine
+ * ignores the first STOP, so the wait times out, and answers 1061 to the next).
+ */
+static DWORD service_stop(SC_HANDLE svc, enum err_ctx *ctx)
+{
+    SERVICE_STATUS status;
+    SERVICE_STATUS_PROCESS now;
+    DWORD error = ERROR_SUCCESS;
+
+    *ctx = CTX_STOP;
+    if (!ControlService(svc, SERVICE_CONTROL_STOP, &status)) {
+        error = GetLastError();
+        /* Someone else already asked it to stop: just wait with them. */
+        if (error == ERROR_SERVICE_CANNOT_ACCEPT_CTRL && service_query(svc, &now) == ERROR_SUCCESS &&
+            now.dwCurrentState == SERVICE_STOP_PENDING)
+            error = ERROR_SUCCESS;
+        else if (error != ERROR_SERVICE_CANNOT_ACCEPT_CTRL)
+            return error;
+    }
+    if (error == ERROR_SUCCESS)
+        error = service_wait(svc, SERVICE_STOPPED);
+    if (error != ERROR_SUCCESS && service_query(svc, &now) == ERROR_SUCCESS &&
+        now.dwCurrentState == SERVICE_RUNNING)
+        *ctx = CTX_STOP_REFUSED;
+    return error;
+}
+
+static const wchar_t *state_name(DWORD state)
+{
+    switch (state) {
+    case SERVICE_STOPPED:          return L"stopped";
+    case SERVICE_START_PENDING:    return L"start pending";
+    case SERVICE_STOP_PENDING:     return L"stop pending";
+    case SERVICE_RUNNING:          return L"running";
+    case SERVICE_CONTINUE_PENDING: return L"continue pending";
+    case SERVICE_PAUSE_PENDING:    return L"pause pending";
+    case SERVICE_PAUSED:           return L"paused";
+    default:                       return L"unknown state";
+    }
+}
+
+/* ---- Paths -------------------------------------------------------------------------------- */
+
+/* Absolute form of `path` in a buffer the caller frees. */
+static DWORD full_path(const wchar_t *path, wchar_t **result)
+{
+    DWORD need = GetFullPathNameW(path, 0, NULL, NULL);
+
+    *result = NULL;
+    if (need == 0)
+        return GetLastError();
+    *result = malloc(need * sizeof **result);
+    if (*result == NULL)
+        return ERROR_NOT_ENOUGH_MEMORY;
+    DWORD n = GetFullPathNameW(path, need, *result, NULL);
+    if (n == 0 || n >= need) {
+        DWORD error = n == 0 ? GetLastError() : ERROR_INSUFFICIENT_BUFFER;
+        free(*result);
+        *result = NULL;
+        return error;
+    }
+    return ERROR_SUCCESS;
+}
+
+/* sanctum.sys in the directory of the running sanctumctl.exe, in a buffer the caller frees. */
+static DWORD default_driver_path(wchar_t **result)
+{
+    const size_t name_len = wcslen(DRIVER_FILE_NAME);
+    DWORD cap = MAX_PATH;
+
+    *result = NULL;
+    for (;;) {
+        wchar_t *buf = malloc((cap + name_len + 1) * sizeof *buf);
+        if (buf == NULL)
+            return ERROR_NOT_ENOUGH_MEMORY;
+        DWORD n = GetModuleFileNameW(NULL, buf, cap);
+        if (n == 0) {
+            DWORD error = GetLastError();
+            free(buf);
+            return error;
+        }
+        if (n < cap) {
+            wchar_t *slash = wcsrchr(buf, L'\\');
+            wchar_t *dir_end = slash != NULL ? slash + 1 : buf;
+            wcscpy(dir_end, DRIVER_FILE_NAME);
+            *result = buf;
+            return ERROR_SUCCESS;
+        }
+        free(buf); /* truncated: try a larger buffer */
+        if (cap >= 32768)
+            return ERROR_INSUFFICIENT_BUFFER;
+        cap *= 2;
+    }
+}
+
+/* ---- Commands ---------------------------------------------------------------------------- */
+
+static int cmd_install(int argc, wchar_t **argv)
+{
+    struct service s;
+    wchar_t *path;
+    DWORD error = argc > 0 ? full_path(argv[0], &path) : default_driver_path(&path);
+
+    if (error != ERROR_SUCCESS)
+        return fail(L"install", error, CTX_SERVICE);
+
+    DWORD attributes = GetFileAttributesW(path);
+    if (attributes == INVALID_FILE_ATTRIBUTES)
+        error = GetLastError();
+    else if (attributes & FILE_ATTRIBUTE_DIRECTORY)
+        error = ERROR_FILE_NOT_FOUND; /* a directory is no driver file */
+    if (error == ERROR_SUCCESS)
+        error = service_connect(SC_MANAGER_CREATE_SERVICE, 0, &s);
+    if (error == ERROR_SUCCESS) {
+        SC_HANDLE svc = CreateServiceW(s.scm, SANCTUM_SERVICE_NAME, DRIVER_DISPLAY,
+                                       SERVICE_QUERY_STATUS, SERVICE_KERNEL_DRIVER,
+                                       SERVICE_DEMAND_START, SERVICE_ERROR_NORMAL, path, NULL,
+                                       NULL, NULL, NULL, NULL);
+        if (svc == NULL)
+            error = GetLastError();
+        else
+            CloseServiceHandle(svc);
+        service_disconnect(&s);
+    }
+
+    int rc = EXIT_OK;
+    if (error != ERROR_SUCCESS)
+        rc = fail(L"install", error, CTX_SERVICE);
+    else
+        out(L"installed service %ls (%ls)\n", SANCTUM_SERVICE_NAME, path);
+    free(path);
+    return rc;
+}
+
+static int cmd_uninstall(int argc, wchar_t **argv)
+{
+    SERVICE_STATUS_PROCESS status;
+    struct service s;
+    enum err_ctx ctx = CTX_SERVICE;
+    int stopped = 0;
+
+    (void)argc;
+    (void)argv;
+    DWORD error = service_connect(SC_MANAGER_CONNECT,
+                                  SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE, &s);
+    if (error != ERROR_SUCCESS)
+        return fail(L"uninstall", error, CTX_SERVICE);
+
+    error = service_query(s.svc, &status);
+    if (error == ERROR_SUCCESS && status.dwCurrentState != SERVICE_STOPPED) {
+        error = service_stop(s.svc, &ctx);
+        stopped = error == ERROR_SUCCESS;
+    }
+    if (error == ERROR_SUCCESS) {
+        ctx = CTX_SERVICE;
+        if (!DeleteService(s.svc))
+            error = GetLastError();
+    }
+    service_disconnect(&s);
+
+    if (stopped)
+        out(L"stopped\n");
+    if (error != ERROR_SUCCESS)
+        return fail(L"uninstall", error, ctx);
+    out(L"uninstalled\n");
+    return EXIT_OK;
+}
+
+static int cmd_start(int argc, wchar_t **argv)
+{
+    struct service s;
+
+    (void)argc;
+    (void)argv;
+    DWORD error = service_connect(SC_MANAGER_CONNECT, SERVICE_START | SERVICE_QUERY_STATUS, &s);
+    if (error != ERROR_SUCCESS)
+        return fail(L"start", error, CTX_SERVICE);
+
+    if (!StartServiceW(s.svc, 0, NULL))
+        error = GetLastError();
+    else
+        error = service_wait(s.svc, SERVICE_RUNNING);
+    service_disconnect(&s);
+
+    if (error != ERROR_SUCCESS)
+        return fail(L"start", error, CTX_START);
+    out(L"started\n");
+    return EXIT_OK;
+}
+
+static int cmd_stop(int argc, wchar_t **argv)
+{
+    struct service s;
+    enum err_ctx ctx;
+
+    (void)argc;
+    (void)argv;
+    DWORD error = service_connect(SC_MANAGER_CONNECT, SERVICE_STOP | SERVICE_QUERY_STATUS, &s);
+    if (error != ERROR_SUCCESS)
+        return fail(L"stop", error, CTX_SERVICE);
+
+    error = service_stop(s.svc, &ctx);
+    service_disconnect(&s);
+
+    if (error != ERROR_SUCCESS)
+        return fail(L"stop", error, ctx);
+    out(L"stopped\n");
+    return EXIT_OK;
+}
+
+/* The image path as the SCM stored it, or NULL; the caller frees it. */
+static wchar_t *service_image_path(SC_HANDLE svc)
+{
+    QUERY_SERVICE_CONFIGW *config = NULL;
+    wchar_t *path = NULL;
+    DWORD need = 0;
+
+    if (QueryServiceConfigW(svc, NULL, 0, &need) || GetLastError() != ERROR_INSUFFICIENT_BUFFER)
+        return NULL;
+    config = malloc(need);
+    if (config != NULL && QueryServiceConfigW(svc, config, need, &need) &&
+        config->lpBinaryPathName != NULL) {
+        size_t len = wcslen(config->lpBinaryPathName);
+        path = malloc((len + 1) * sizeof *path);
+        if (path != NULL)
+            wcscpy(path, config->lpBinaryPathName);
+    }
+    free(config);
+    return path;
+}
+
+static void print_device_status(void)
+{
+    SANCTUM_VERSION v;
+    wchar_t text[512];
+    HANDLE device;
+    DWORD returned;
+
+    DWORD error = device_open(GENERIC_READ, &device);
+    if (error != ERROR_SUCCESS) {
+        error_text(error, text, sizeof text / sizeof text[0]);
+        out(L"device: not reachable: %ls (error %lu)\n", text, error);
+        return;
+    }
+    error = device_get_version(device, &v, &returned);
+    device_close(device);
+    if (error != ERROR_SUCCESS) {
+        error_text(error, text, sizeof text / sizeof text[0]);
+        out(L"device: bad answer to GET_VERSION: %ls (error %lu)\n", text, error);
+        return;
+    }
+    out(L"device: answers: driver %lu.%lu.%lu protocol %lu (%ls)\n", v.Major, v.Minor, v.Patch,
+        v.Protocol,
+        v.Protocol == SANCTUM_PROTOCOL_VERSION ? L"protocols match" : L"PROTOCOL MISMATCH");
+}
+
+static int cmd_status(int argc, wchar_t **argv)
+{
+    SERVICE_STATUS_PROCESS status;
+    struct service s;
+
+    (void)argc;
+    (void)argv;
+    DWORD error = service_connect(SC_MANAGER_CONNECT, SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG,
+                                  &s);
+    if (error == ERROR_SERVICE_DOES_NOT_EXIST)
+        out(L"service: not installed\n");
+    if (error != ERROR_SUCCESS)
+        return fail(L"status", error, CTX_SERVICE);
+
+    error = service_query(s.svc, &status);
+    wchar_t *image = error == ERROR_SUCCESS ? service_image_path(s.svc) : NULL;
+    service_disconnect(&s);
+    if (error != ERROR_SUCCESS)
+        return fail(L"status", error, CTX_SERVICE);
+
+    out(L"service: %ls\n", state_name(status.dwCurrentState));
+    if (image != NULL)
+        out(L"image: %ls\n", image);
+    free(image);
+    print_device_status();
+    return EXIT_OK;
+}
+
+static int cmd_version(int argc, wchar_t **argv)
+{
+    SANCTUM_VERSION v;
+    HANDLE device;
+    DWORD returned;
+
+    (void)argc;
+    (void)argv;
+    out(L"client %ls protocol %lu\n", CLIENT_VERSION, (unsigned long)SANCTUM_PROTOCOL_VERSION);
+
+    DWORD error = device_open(GENERIC_READ, &device);
+    if (error != ERROR_SUCCESS)
+        return fail_open(L"version", error);
+    error = device_get_version(device, &v, &returned);
+    device_close(device);
+
+    if (error == ERROR_INVALID_DATA)
+        return fail_because(L"version", error,
+                            L"the driver answered %lu bytes with Size %lu, this client expects "
+                            L"%lu: driver and client are from different builds",
+                            returned, v.Size, (unsigned long)sizeof v);
+    if (error != ERROR_SUCCESS)
+        return fail(L"version", error, CTX_DEVICE);
+
+    out(L"driver %lu.%lu.%lu protocol %lu\n", v.Major, v.Minor, v.Patch, v.Protocol);
+    if (v.Protocol != SANCTUM_PROTOCOL_VERSION) {
+        out(L"PROTOCOL MISMATCH\n");
+        return fail_because(L"version", ERROR_REVISION_MISMATCH,
+                            L"PROTOCOL MISMATCH: the driver speaks protocol %lu, this client "
+                            L"protocol %lu: install a driver and client from the same build",
+                            v.Protocol, (unsigned long)SANCTUM_PROTOCOL_VERSION);
+    }
+    out(L"protocols match\n");
+    return EXIT_OK;
+}
+
+static int cmd_help(int argc, wchar_t **argv);
+
+struct command {
+    const wchar_t *name;
+    const wchar_t *args;  /* argument synopsis for help and usage errors */
+    int min_args;
+    int max_args;
+    int (*run)(int argc, wchar_t **argv);
+    const wchar_t *help;  /* NULL: an alias, not listed */
+};
+
+static const struct command commands[] = {
+    { L"install",   L"[PATH-TO-SYS]", 0, 1, cmd_install,
+      L"register the driver service (default: sanctum.sys next to sanctumctl.exe)" },
+    { L"uninstall", L"",              0, 0, cmd_uninstall,
+      L"stop the driver if it is loaded, then delete the service" },
+    { L"start",     L"",              0, 0, cmd_start,
+      L"load the driver and wait (up to 10 s) until it runs" },
+    { L"stop",      L"",              0, 0, cmd_stop,
+      L"unload the driver and wait (up to 10 s) until it has stopped" },
+    { L"status",    L"",              0, 0, cmd_status,
+      L"show the service state and whether the device answers" },
+    { L"version",   L"",              0, 0, cmd_version,
+      L"show client and driver versions; fails if the protocols differ" },
+    { L"help",      L"",              0, 0, cmd_help, L"show this text (also -h, --help)" },
+    { L"--help",    L"",              0, 0, cmd_help, NULL },
+    { L"-h",        L"",              0, 0, cmd_help, NULL },
+};
+
+#define COMMAND_COUNT (sizeof commands / sizeof commands[0])
+
+static int cmd_help(int argc, wchar_t **argv)
+{
+    (void)argc;
+    (void)argv;
+    out(L"usage: " PROGRAM L" COMMAND [ARGS]\n"
+        L"\n"
+        L"Controls the Sanctum kernel driver (service %ls, device %ls).\n"
+        L"\n"
+        L"commands:\n",
+        SANCTUM_SERVICE_NAME, SANCTUM_USER_DEVICE_PATH);
+    for (size_t i = 0; i < COMMAND_COUNT; i++) {
+        wchar_t synopsis[64];
+        if (commands[i].help == NULL)
+            continue;
+        swprintf(synopsis, sizeof synopsis / sizeof synopsis[0], L"%ls%ls%ls", commands[i].name,
+                 commands[i].args[0] ? L" " : L"", commands[i].args);
+        out(L"  %-24ls%ls\n", synopsis, commands[i].help);
+    }
+    out(L"\n"
+        L"Exit status: 0 success, 1 the operation failed, 2 wrong usage.\n"
+        L"start on a running driver and stop on a stopped one are failures (exit 1).\n"
+        L"status exits 0 whenever it could query the service (running or not) and 1 when the\n"
+        L"service is not installed.\n"
+        L"A failure prints one line on stderr:\n"
+        L"  " PROGRAM L": OPERATION: MESSAGE (error N); ADVICE\n"
+        L"install, uninstall, start and stop need an elevated (administrator) prompt.\n"
+        L"\n"
+        L"sanctumctl %ls, protocol %lu\n",
+        CLIENT_VERSION, (unsigned long)SANCTUM_PROTOCOL_VERSION);
+    return EXIT_OK;
+}
+
+static int usage_error(const wchar_t *problem, const wchar_t *name, const wchar_t *args)
+{
+    if (name != NULL)
+        err_line(PROGRAM L": %ls; usage: " PROGRAM L" %ls%ls%ls\n", problem, name,
+                 args[0] ? L" " : L"", args);
+    else
+        err_line(PROGRAM L": %ls; usage: " PROGRAM L" COMMAND [ARGS] (" PROGRAM
+                 L" --help lists the commands)\n", problem);
+    return EXIT_USAGE;
+}
+
+int wmain(int argc, wchar_t **argv)
+{
+    wchar_t problem[256];
+
+    if (argc < 2)
+        return usage_error(L"no command given", NULL, NULL);
+
+    for (size_t i = 0; i < COMMAND_COUNT; i++) {
+        const struct command *c = &commands[i];
+        int nargs = argc - 2;
+        if (wcscmp(argv[1], c->name) != 0)
+            continue;
+        if (nargs < c->min_args || nargs > c->max_args) {
+            swprintf(problem, sizeof problem / sizeof problem[0],
+                     L"wrong number of arguments for %ls", c->name);
+            return usage_error(problem, c->name, c->args);
+        }
+        return c->run(nargs, argv + 2);
+    }
+
+    /* Keep the line short: the unknown word is user input of any length. */
+    swprintf(problem, sizeof problem / sizeof problem[0], L"unknown command '%.64ls'", argv[1]);
+    return usage_error(problem, NULL, NULL);
+}

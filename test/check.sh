@@ -1,0 +1,46 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Run every test suite and add up their `<suite>: N passed, M failed` lines.
+# Usage: test/check.sh BUILD-DIR...   (one per toolchain, e.g. build/x64-clang build/x64-gcc)
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+logs=build/check
+rm -rf "$logs"
+mkdir -p "$logs"
+
+# run NAME COMMAND...: a suite's output is shown and kept in build/check/NAME.log.
+run() {
+    name=$1; shift
+    echo "== $name"
+    "$@" >"$logs/$name.log" 2>&1
+    echo "exit $?" >"$logs/$name.exit"
+    cat "$logs/$name.log"
+}
+
+shipped=
+for out in "$@"; do shipped="$shipped $out/sanctum.sys $out/sanctumctl.exe"; done
+run docs test/docs.sh
+# shellcheck disable=SC2086
+run pe test/pe/run.sh build/host/pecheck build/cert/sanctum-test.crt $shipped
+for out in "$@"; do
+    run "e2e-$(basename "$out")" test/e2e/run.sh "$out"
+done
+
+passed=0 failed=0
+for log in "$logs"/*.log; do
+    name=$(basename "$log" .log)
+    line=$(grep -E "^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed$" "$log" | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "$name: FAIL: no result line ($(cat "$logs/$name.exit"))"
+        failed=$((failed + 1))
+        continue
+    fi
+    p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed$/\1/')
+    f=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed$/\2/')
+    # A suite that exits non-zero without counting a failure still failed.
+    if [ "$f" -eq 0 ] && [ "$(cat "$logs/$name.exit")" != "exit 0" ]; then f=1; fi
+    passed=$((passed + p)) failed=$((failed + f))
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

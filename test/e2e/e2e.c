@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sanctum's end-to-end suite. It runs under Wine (test/e2e/run.sh) or in a Windows test VM:
+ *   sanctum-e2e.exe NAME BIN-DIR LOG-FILE
+ * BIN-DIR holds the signed sanctum.sys and sanctumctl.exe; LOG-FILE receives the driver's
+ * DbgPrint lines (Wine's stderr). One process drives every scenario, so that Wine keeps the
+ * driver's service alive between steps.
+ */
+#include "harness.h"
+
+#include <string.h>
+
+#define LOADED_LINE "sanctum: loaded, version " SANCTUM_VERSION_STRING ", protocol 1"
+#define UNLOADED_LINE "sanctum: unloaded"
+#define SC_SERVICE L"SanctumSc"
+
+static wchar_t bin_dir[MAX_PATH];
+static wchar_t driver_path[MAX_PATH];
+
+/* Runs `sanctumctl ARGS` from the build directory. */
+static void ctl(const wchar_t *args, child_result *r)
+{
+    wchar_t cmd[1024];
+
+    _snwprintf(cmd, ARRAYSIZE(cmd), L"\"%ls\\sanctumctl.exe\" %ls", bin_dir, args);
+    cmd[ARRAYSIZE(cmd) - 1] = 0;
+    if (!run_child(cmd, r))
+        ok(0, "cannot run sanctumctl %ls: error %lu\n", args, GetLastError());
+}
+
+/* A failure must be exactly one line on stderr, naming the operation and the advice. */
+static void expect_failure(const wchar_t *args, DWORD code, const char *operation,
+                           const char *advice)
+{
+    child_result r;
+
+    ctl(args, &r);
+    ok(r.exit_code == code, "sanctumctl %ls: exit %lu, expected %lu\n", args, r.exit_code, code);
+    ok(count_lines(r.err) == 1, "sanctumctl %ls: %d lines on stderr: %s\n", args,
+       count_lines(r.err), r.err);
+    ok(strstr(r.err, operation) != NULL, "sanctumctl %ls: no '%s' in: %s\n", args, operation, r.err);
+    if (advice)
+        ok(strstr(r.err, advice) != NULL, "sanctumctl %ls: no '%s' in: %s\n", args, advice, r.err);
+}
+
+static void expect_success(const wchar_t *args, const char *needle)
+{
+    child_result r;
+
+    ctl(args, &r);
+    ok(r.exit_code == 0, "sanctumctl %ls: exit %lu, stderr: %s\n", args, r.exit_code, r.err);
+    if (needle)
+        ok(strstr(r.out, needle) != NULL, "sanctumctl %ls: no '%s' in: %s\n", args, needle, r.out);
+}
+
+/* GET_VERSION at every boundary of its output buffer. */
+static void test_get_version(void)
+{
+    const DWORD size = sizeof(SANCTUM_VERSION);
+    const DWORD sizes[] = { 0, 1, size - 1, size, size + 1, size + 64 };
+    unsigned char buf[sizeof(SANCTUM_VERSION) + 64];
+    SANCTUM_VERSION v;
+    DWORD returned, error, i, j;
+    HANDLE h;
+
+    h = device_open(0);
+    if (!ok(h != INVALID_HANDLE_VALUE, "open %ls: error %lu\n", SANCTUM_USER_DEVICE_PATH,
+            GetLastError()))
+        return;
+
+    for (i = 0; i < ARRAYSIZE(sizes); i++) {
+        memset(buf, 0xCC, sizeof(buf));
+        error = device_ioctl(h, IOCTL_SANCTUM_GET_VERSION, NULL, 0, sizes[i] ? buf : NULL,
+                             sizes[i], &returned);
+        if (sizes[i] < size) {
+            ok(error == ERROR_INSUFFICIENT_BUFFER, "size %lu: error %lu\n", sizes[i], error);
+            ok(returned == 0, "size %lu: %lu bytes returned\n", sizes[i], returned);
+        } else {
+            ok(error == 0, "size %lu: error %lu\n", sizes[i], error);
+            ok(returned == size, "size %lu: %lu bytes returned\n", sizes[i], returned);
+            memcpy(&v, buf, size);
+            ok(v.Size == size && v.Protocol == SANCTUM_PROTOCOL_VERSION &&
+                   v.Major == SANCTUM_VERSION_MAJOR && v.Minor == SANCTUM_VERSION_MINOR &&
+                   v.Patch == SANCTUM_VERSION_PATCH,
+               "size %lu: got %lu %lu %lu.%lu.%lu\n", sizes[i], v.Size, v.Protocol, v.Major,
+               v.Minor, v.Patch);
+        }
+        /* Nothing past what the driver wrote reaches the caller's buffer. */
+        for (j = returned; j < sizeof(buf) && buf[j] == 0xCC; j++)
+            ;
+        ok(j == sizeof(buf), "size %lu: byte %lu changed beyond the %lu returned\n", sizes[i], j,
+           returned);
+    }
+
+    /* Unknown codes, in our device type and outside it, are refused. */
+    error = device_ioctl(h, CTL_CODE(SANCTUM_DEVICE_TYPE, 0xFFF, METHOD_BUFFERED, FILE_ANY_ACCESS),
+                         NULL, 0, buf, sizeof(buf), &returned);
+    ok(error == ERROR_INVALID_FUNCTION, "unknown code: error %lu\n", error);
+    ok(returned == 0, "unknown code: %lu bytes\n", returned);
+    error = device_ioctl(h, CTL_CODE(FILE_DEVICE_UNKNOWN, 0x800, METHOD_BUFFERED, FILE_ANY_ACCESS),
+                         NULL, 0, buf, sizeof(buf), &returned);
+    ok(error == ERROR_INVALID_FUNCTION, "foreign device type: error %lu\n", error);
+    CloseHandle(h);
+}
+
+/* The device is gone once the driver is unloaded. */
+static void expect_device_gone(const char *when)
+{
+    HANDLE h = device_open(0);
+
+    ok(h == INVALID_HANDLE_VALUE && GetLastError() == ERROR_FILE_NOT_FOUND,
+       "%s: device still opens (error %lu)\n", when, GetLastError());
+    if (h != INVALID_HANDLE_VALUE)
+        CloseHandle(h);
+}
+
+static void test_client_usage(void)
+{
+    child_result r;
+    wchar_t args[MAX_PATH + 32];
+
+    ctl(L"--help", &r);
+    ok(r.exit_code == 0, "--help: exit %lu\n", r.exit_code);
+    ok(strstr(r.out, "install") && strstr(r.out, "uninstall") && strstr(r.out, "version"),
+       "--help does not list the commands: %s\n", r.out);
+
+    ctl(L"", &r);
+    ok(r.exit_code == 2, "no command: exit %lu\n", r.exit_code);
+    ok(count_lines(r.err) >= 1, "no command: nothing on stderr\n");
+    expect_failure(L"frobnicate", 2, "frobnicate", NULL);
+    expect_failure(L"install a b", 2, "install", NULL);
+
+    _snwprintf(args, ARRAYSIZE(args), L"install \"%ls\\no-such-driver.sys\"", bin_dir);
+    args[ARRAYSIZE(args) - 1] = 0;
+    expect_failure(args, 1, "install", "driver file missing");
+    expect_failure(L"stop", 1, "stop", "not installed");
+    expect_failure(L"start", 1, "start", "not installed");
+    expect_failure(L"uninstall", 1, "uninstall", "not installed");
+    expect_failure(L"status", 1, "status", "not installed");
+}
+
+/* install, start, talk, stop, uninstall: all through sanctumctl. */
+static void test_ctl_lifecycle(void)
+{
+    DWORD error, state;
+    int loaded, unloaded;
+
+    expect_success(L"install", "installed");
+    state = service_state(SANCTUM_SERVICE_NAME, &error);
+    ok(state == SERVICE_STOPPED, "after install: state %lu error %lu\n", state, error);
+    expect_failure(L"install", 1, "install", "already installed");
+    expect_success(L"status", "stopped");
+    expect_failure(L"version", 1, "version", "sanctumctl start");
+    expect_failure(L"stop", 1, "stop", "not running");
+
+    loaded = log_count(LOADED_LINE);
+    expect_success(L"start", "started");
+    ok(log_wait_more(LOADED_LINE, loaded), "no '%s' line after start\n", LOADED_LINE);
+    state = service_state(SANCTUM_SERVICE_NAME, &error);
+    ok(state == SERVICE_RUNNING, "after start: state %lu error %lu\n", state, error);
+    expect_failure(L"start", 1, "start", "already running");
+    expect_success(L"status", "running");
+    expect_success(L"version", "protocols match");
+    expect_success(L"version", "driver " SANCTUM_VERSION_STRING);
+
+    test_get_version();
+
+    unloaded = log_count(UNLOADED_LINE);
+    expect_success(L"stop", "stopped");
+    ok(log_wait_more(UNLOADED_LINE, unloaded), "DriverUnload did not log '%s'\n", UNLOADED_LINE);
+    expect_device_gone("after sanctumctl stop");
+    expect_failure(L"stop", 1, "stop", "not running");
+
+    /* uninstall stops a running driver first. */
+    expect_success(L"start", "started");
+    unloaded = log_count(UNLOADED_LINE);
+    expect_success(L"uninstall", "uninstalled");
+    ok(log_wait_more(UNLOADED_LINE, unloaded), "uninstall did not unload the driver\n");
+    state = service_state(SANCTUM_SERVICE_NAME, &error);
+    ok(error == ERROR_SERVICE_DOES_NOT_EXIST, "after uninstall: state %lu error %lu\n", state,
+       error);
+    expect_failure(L"uninstall", 1, "uninstall", "not installed");
+}
+
+/* Runs `sc ARGS` (Wine's own sc.exe, a client nobody here wrote). */
+static void sc(const wchar_t *args, child_result *r, DWORD expected_exit)
+{
+    wchar_t cmd[1024];
+
+    _snwprintf(cmd, ARRAYSIZE(cmd), L"sc.exe %ls", args);
+    cmd[ARRAYSIZE(cmd) - 1] = 0;
+    if (!run_child(cmd, r))
+        ok(0, "cannot run sc %ls: error %lu\n", args, GetLastError());
+    ok(r->exit_code == expected_exit, "sc %ls: exit %lu, output: %s%s\n", args, r->exit_code,
+       r->out, r->err);
+}
+
+static void test_sc_lifecycle(void)
+{
+    wchar_t args[MAX_PATH + 128];
+    child_result r;
+    DWORD error, state;
+    int unloaded;
+
+    _snwprintf(args, ARRAYSIZE(args), L"create %ls type= kernel start= demand binPath= \"%ls\"",
+               SC_SERVICE, driver_path);
+    args[ARRAYSIZE(args) - 1] = 0;
+    sc(args, &r, 0);
+    sc(L"start " SC_SERVICE, &r, 0);
+    sc(L"query " SC_SERVICE, &r, 0);
+    ok(strstr(r.out, "RUNNING") != NULL, "sc query after start: %s\n", r.out);
+
+    test_get_version();
+
+    unloaded = log_count(UNLOADED_LINE);
+    sc(L"stop " SC_SERVICE, &r, 0);
+    ok(log_wait_more(UNLOADED_LINE, unloaded), "sc stop did not unload the driver\n");
+    state = service_state(SC_SERVICE, &error);
+    ok(state == SERVICE_STOPPED, "after sc stop: state %lu error %lu\n", state, error);
+    expect_device_gone("after sc stop");
+    sc(L"delete " SC_SERVICE, &r, 0);
+    state = service_state(SC_SERVICE, &error);
+    ok(error == ERROR_SERVICE_DOES_NOT_EXIST, "after sc delete: state %lu error %lu\n", state,
+       error);
+}
+
+int wmain(int argc, wchar_t **argv)
+{
+    char suite[64];
+
+    if (argc != 4) {
+        fprintf(stderr, "usage: sanctum-e2e NAME BIN-DIR LOG-FILE\n");
+        return 2;
+    }
+    snprintf(suite, sizeof(suite), "e2e-%ls", argv[1]);
+    wcsncpy(bin_dir, argv[2], ARRAYSIZE(bin_dir) - 1);
+    _snwprintf(driver_path, ARRAYSIZE(driver_path), L"%ls\\sanctum.sys", bin_dir);
+    driver_path[ARRAYSIZE(driver_path) - 1] = 0;
+    log_init(argv[3]);
+    ok(log_count(UNLOADED_LINE) >= 0, "cannot read the log %ls\n", argv[3]);
+
+    /* A run that died half-way must not poison this one. */
+    service_remove_quietly(SANCTUM_SERVICE_NAME);
+    service_remove_quietly(SC_SERVICE);
+
+    test_client_usage();
+    test_ctl_lifecycle();
+    test_sc_lifecycle();
+
+    service_remove_quietly(SANCTUM_SERVICE_NAME);
+    service_remove_quietly(SC_SERVICE);
+    return e2e_summary(suite);
+}

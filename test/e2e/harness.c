@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/* The end-to-end suite's helpers. */
+#include "harness.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+static int passed, failed;
+static wchar_t log_path[MAX_PATH];
+
+int ok_(const char *file, int line, int cond, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (cond) {
+        passed++;
+        return 1;
+    }
+    failed++;
+    printf("FAIL: %s:%d: ", file, line);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+    return 0;
+}
+
+int e2e_summary(const char *suite)
+{
+    printf("%s: %d passed, %d failed\n", suite, passed, failed);
+    fflush(stdout);
+    return failed ? 1 : 0;
+}
+
+/* An inheritable temporary file for a child's stdout or stderr. */
+static HANDLE temp_output(void)
+{
+    SECURITY_ATTRIBUTES sa = { .nLength = sizeof(sa), .bInheritHandle = TRUE };
+    wchar_t dir[MAX_PATH], path[MAX_PATH];
+
+    if (!GetTempPathW(MAX_PATH, dir) || !GetTempFileNameW(dir, L"e2e", 0, path))
+        return INVALID_HANDLE_VALUE;
+    return CreateFileW(path, GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, &sa,
+                       CREATE_ALWAYS, FILE_ATTRIBUTE_TEMPORARY | FILE_FLAG_DELETE_ON_CLOSE, NULL);
+}
+
+static void read_back(HANDLE file, char *buf, DWORD size)
+{
+    DWORD got = 0;
+
+    SetFilePointer(file, 0, NULL, FILE_BEGIN);
+    if (!ReadFile(file, buf, size - 1, &got, NULL))
+        got = 0;
+    buf[got] = 0;
+}
+
+BOOL run_child(const wchar_t *cmdline, child_result *r)
+{
+    STARTUPINFOW si;
+    PROCESS_INFORMATION pi;
+    wchar_t cmd[2048];
+    HANDLE out, err;
+    BOOL started;
+
+    memset(r, 0, sizeof(*r));
+    r->exit_code = (DWORD)-1;
+    wcsncpy(cmd, cmdline, ARRAYSIZE(cmd) - 1);
+    cmd[ARRAYSIZE(cmd) - 1] = 0;
+    out = temp_output();
+    err = temp_output();
+    if (out == INVALID_HANDLE_VALUE || err == INVALID_HANDLE_VALUE) {
+        if (out != INVALID_HANDLE_VALUE)
+            CloseHandle(out);
+        if (err != INVALID_HANDLE_VALUE)
+            CloseHandle(err);
+        return FALSE;
+    }
+    memset(&si, 0, sizeof(si));
+    si.cb = sizeof(si);
+    si.dwFlags = STARTF_USESTDHANDLES;
+    si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
+    si.hStdOutput = out;
+    si.hStdError = err;
+    started = CreateProcessW(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi);
+    if (started) {
+        if (WaitForSingleObject(pi.hProcess, 60000) != WAIT_OBJECT_0)
+            TerminateProcess(pi.hProcess, 255);
+        GetExitCodeProcess(pi.hProcess, &r->exit_code);
+        CloseHandle(pi.hThread);
+        CloseHandle(pi.hProcess);
+        read_back(out, r->out, sizeof(r->out));
+        read_back(err, r->err, sizeof(r->err));
+    }
+    CloseHandle(out);
+    CloseHandle(err);
+    return started;
+}
+
+int count_lines(const char *s)
+{
+    int n = 0;
+
+    for (; *s; s++)
+        if (*s == '\n' || (s[1] == 0))
+            n++;
+    return n;
+}
+
+void log_init(const wchar_t *path)
+{
+    wcsncpy(log_path, path, ARRAYSIZE(log_path) - 1);
+}
+
+int log_count(const char *needle)
+{
+    static char buf[1 << 20];
+    HANDLE h;
+    DWORD got = 0;
+    const char *p;
+    int n = 0;
+
+    /* Wine writes this file from other processes: share everything. */
+    h = CreateFileW(log_path, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                    NULL, OPEN_EXISTING, 0, NULL);
+    if (h == INVALID_HANDLE_VALUE)
+        return -1;
+    if (!ReadFile(h, buf, sizeof(buf) - 1, &got, NULL))
+        got = 0;
+    CloseHandle(h);
+    buf[got] = 0;
+    for (p = buf; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+BOOL log_wait_more(const char *needle, int before)
+{
+    int i;
+
+    for (i = 0; i < 50; i++) {
+        if (log_count(needle) > before)
+            return TRUE;
+        Sleep(100);
+    }
+    return FALSE;
+}
+
+HANDLE device_open(DWORD access)
+{
+    return CreateFileW(SANCTUM_USER_DEVICE_PATH, access, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
+                       OPEN_EXISTING, 0, NULL);
+}
+
+DWORD device_ioctl(HANDLE h, DWORD code, const void *in, DWORD in_len, void *out, DWORD out_len,
+                   DWORD *returned)
+{
+    *returned = 0;
+    if (DeviceIoControl(h, code, (void *)in, in_len, out, out_len, returned, NULL))
+        return 0;
+    return GetLastError();
+}
+
+DWORD service_state(const wchar_t *name, DWORD *error)
+{
+    SERVICE_STATUS status;
+    SC_HANDLE scm, svc;
+    DWORD state = 0;
+
+    *error = 0;
+    scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT);
+    if (!scm) {
+        *error = GetLastError();
+        return 0;
+    }
+    svc = OpenServiceW(scm, name, SERVICE_QUERY_STATUS);
+    if (!svc)
+        *error = GetLastError();
+    else if (!QueryServiceStatus(svc, &status))
+        *error = GetLastError();
+    else
+        state = status.dwCurrentState;
+    if (svc)
+        CloseServiceHandle(svc);
+    CloseServiceHandle(scm);
+    return state;
+}
+
+void service_remove_quietly(const wchar_t *name)
+{
+    SERVICE_STATUS status;
+    SC_HANDLE scm, svc;
+    int i;
+
+    scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_ALL_ACCESS);
+    if (!scm)
+        return;
+    svc = OpenServiceW(scm, name, SERVICE_ALL_ACCESS);
+    if (svc) {
+        if (ControlService(svc, SERVICE_CONTROL_STOP, &status)) {
+            for (i = 0; i < 100 && QueryServiceStatus(svc, &status) &&
+                        status.dwCurrentState != SERVICE_STOPPED;
+                 i++)
+                Sleep(100);
+        }
+        DeleteService(svc);
+        CloseServiceHandle(svc);
+    }
+    CloseServiceHandle(scm);
+}

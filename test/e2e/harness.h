@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/* The end-to-end suite's helpers: checks, child processes, the driver's log, the device. */
+#ifndef SANCTUM_E2E_HARNESS_H
+#define SANCTUM_E2E_HARNESS_H
+
+#include <windows.h>
+#include <winioctl.h>
+#include <stdio.h>
+#include "sanctum/ioctl.h"
+
+/* One line per check, Wine-test style: `ok(cond, "got %lu\n", x)`. */
+#define ok(cond, ...) ok_(__FILE__, __LINE__, (cond), __VA_ARGS__)
+int ok_(const char *file, int line, int cond, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int e2e_summary(const char *suite);
+
+/* What a child process did: its exit code and everything it printed. */
+typedef struct {
+    DWORD exit_code;
+    char out[8192];
+    char err[8192];
+} child_result;
+
+/* Runs `cmdline` to completion (60 s at most); returns FALSE if it could not run. */
+BOOL run_child(const wchar_t *cmdline, child_result *r);
+/* Number of lines in s (a last line without a newline counts). */
+int count_lines(const char *s);
+
+/* The Wine log that receives the driver's DbgPrint lines. */
+void log_init(const wchar_t *path);
+/* Occurrences of needle in the log so far. */
+int log_count(const char *needle);
+/* Waits up to 5 s for the count of needle to exceed `before`. */
+BOOL log_wait_more(const char *needle, int before);
+
+/* Opens \\.\SanctumEDR with the given access; INVALID_HANDLE_VALUE and last error on failure. */
+HANDLE device_open(DWORD access);
+/* DeviceIoControl returning the Win32 error (0 on success) and the bytes returned. */
+DWORD device_ioctl(HANDLE h, DWORD code, const void *in, DWORD in_len, void *out, DWORD out_len,
+                   DWORD *returned);
+
+/* The service's current state, or 0 with *error set when it cannot be queried. */
+DWORD service_state(const wchar_t *name, DWORD *error);
+/* Stops and deletes a leftover service of that name from an earlier run; ignores errors. */
+void service_remove_quietly(const wchar_t *name);
+
+#endif

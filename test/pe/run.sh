@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Shipping checks for signed PE binaries: pecheck --signed and osslsigncode verify on
+# every FILE, then negative tests proving pecheck does fail on a broken driver.
+#
+# usage: test/pe/run.sh PECHECK CAFILE FILE...
+#   FILE: signed *.sys (checked as --kind driver) or *.exe (--kind exe).
+#   PE_MACHINE (default x64) is passed as --machine; set it empty to not constrain.
+# Prints PASS:/FAIL: lines and a last line "pe: N passed, M failed"; exit 0 iff M == 0.
+set -u
+
+if [ $# -lt 3 ]; then
+    echo "usage: $0 PECHECK CAFILE FILE..." >&2
+    exit 2
+fi
+pecheck=$1
+cafile=$2
+shift 2
+machine=${PE_MACHINE-x64}
+
+passed=0
+failed=0
+pass() { echo "PASS: $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+# Tool output is indented so that only this script's own lines start with PASS:/FAIL:.
+show() { printf '%s\n' "$1" | sed 's/^/    /'; }
+
+machine_args=()
+[ -n "$machine" ] && machine_args=(--machine "$machine")
+
+tmp=$(mktemp -d) || { echo "FAIL: mktemp -d"; echo "pe: 0 passed, 1 failed"; exit 1; }
+trap 'rm -rf "$tmp"' EXIT
+
+first_sys=
+for f in "$@"; do
+    case $f in
+    *.sys) kind=driver; [ -z "$first_sys" ] && first_sys=$f ;;
+    *.exe) kind=exe ;;
+    *) fail "$f: not a .sys or .exe, cannot tell its kind"; continue ;;
+    esac
+
+    out=$("$pecheck" --kind "$kind" ${machine_args[@]+"${machine_args[@]}"} --signed "$f" 2>&1)
+    rc=$?
+    if [ $rc -eq 0 ]; then
+        pass "$f: pecheck --kind $kind --signed"
+    else
+        fail "$f: pecheck --kind $kind --signed exited $rc"
+        show "$out"
+    fi
+
+    out=$(osslsigncode verify -CAfile "$cafile" -in "$f" 2>&1)
+    rc=$?
+    if [ $rc -eq 0 ] && printf '%s\n' "$out" | grep -q 'Signature verification: ok'; then
+        pass "$f: osslsigncode verify"
+    else
+        fail "$f: osslsigncode verify exited $rc without 'Signature verification: ok'"
+        # Its report is long: keep the lines that say what went wrong.
+        why=$(printf '%s\n' "$out" | grep -iE 'error|fail|warn|no signature|unable' | head -n 12)
+        show "${why:-$(printf '%s\n' "$out" | tail -n 12)}"
+    fi
+done
+
+# Each mutated copy breaks one property; pecheck must exit 1 and name that check.
+negative() {
+    local mode=$1 check=$2 what=$3 copy=$tmp/$1.sys out rc
+    if ! out=$("$pecheck" --mutate "$mode" "$first_sys" "$copy" 2>&1); then
+        fail "negative $mode: could not make the mutated copy"
+        show "$out"
+        return
+    fi
+    out=$("$pecheck" --kind driver ${machine_args[@]+"${machine_args[@]}"} --signed "$copy" 2>&1)
+    rc=$?
+    # Match the check name, not the path: MSYS2 may rewrite the path for a native pecheck.
+    if [ $rc -eq 1 ] && printf '%s\n' "$out" | grep '^FAIL: ' | grep -qF ": $check:"; then
+        pass "negative $mode: pecheck rejects $what"
+    else
+        fail "negative $mode: pecheck exited $rc on $what (want 1 and a '$check' failure)"
+        show "$out"
+    fi
+}
+
+if [ -z "$first_sys" ]; then
+    fail "negative tests: no .sys among the FILEs"
+else
+    negative checksum "checksum" "a CheckSum field off by one"
+    negative wx "no writable+executable section" "a writable+executable section"
+    negative nx "dll characteristics" "NX_COMPAT cleared"
+    negative nosig "certificate table" "a zeroed certificate table directory"
+fi
+
+echo "pe: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

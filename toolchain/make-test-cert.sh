@@ -1,0 +1,19 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Make the self-signed test code-signing certificate once: RSA 3072, SHA-256, codeSigning.
+# Usage: make-test-cert.sh DIR   (writes sanctum-test.key, .crt (PEM) and .cer (DER, for Windows))
+set -eu
+dir=${1:?usage: make-test-cert.sh DIR}
+mkdir -p "$dir"
+key=$dir/sanctum-test.key crt=$dir/sanctum-test.crt cer=$dir/sanctum-test.cer
+umask 077
+openssl req -x509 -newkey rsa:3072 -nodes -sha256 -days 3650 \
+    -subj "/CN=Sanctum Test Signing/O=Sanctum test certificate (do not trust outside a test VM)" \
+    -addext "basicConstraints=critical,CA:FALSE" \
+    -addext "keyUsage=critical,digitalSignature" \
+    -addext "extendedKeyUsage=codeSigning" \
+    -keyout "$key.tmp" -out "$crt.tmp" 2>/dev/null
+chmod 644 "$crt.tmp"
+openssl x509 -in "$crt.tmp" -outform DER -out "$cer"
+mv "$key.tmp" "$key"
+mv "$crt.tmp" "$crt"
