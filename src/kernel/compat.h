@@ -11,7 +11,8 @@
 #define __INTRINSIC_DEFINED_InterlockedBitTestAndSet
 #define __INTRINSIC_DEFINED_InterlockedBitTestAndReset
 
-#include <ntddk.h>
+/* ntifs.h: ntddk.h plus the security and object calls that the device DACL needs. */
+#include <ntifs.h>
 
 #ifndef MdlMappingNoExecute
 #define MdlMappingNoExecute 0x40000000 /* WDK 8+: map the MDL's pages non-executable */

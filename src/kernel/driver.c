@@ -1,12 +1,25 @@
 /* SPDX-License-Identifier: MIT */
-/* Sanctum: a legacy (non-PnP) WDM driver with one named device and its symbolic link. */
+/*
+ * Sanctum: a legacy (non-PnP) WDM driver with one named device and its symbolic link.
+ * This file is the IRP plumbing: each dispatch routine takes the buffers and lengths out of
+ * the IRP, calls a handler that knows nothing of IRPs, and completes the IRP exactly once.
+ */
 #include "sanctum.h"
 
 DRIVER_INITIALIZE DriverEntry;
 static DRIVER_UNLOAD SanctumUnload;
-static DRIVER_DISPATCH SanctumDispatchCreateClose;
+static DRIVER_DISPATCH SanctumDispatchCreate;
+static DRIVER_DISPATCH SanctumDispatchCleanup;
+static DRIVER_DISPATCH SanctumDispatchClose;
+static DRIVER_DISPATCH SanctumDispatchRead;
+static DRIVER_DISPATCH SanctumDispatchWrite;
 static DRIVER_DISPATCH SanctumDispatchDeviceControl;
 static DRIVER_DISPATCH SanctumDispatchUnsupported;
+
+static PSANCTUM_STATE SanctumState(PDEVICE_OBJECT DeviceObject)
+{
+    return DeviceObject->DeviceExtension;
+}
 
 /* The one exit of every dispatch routine: the status and byte count go back exactly once. */
 static NTSTATUS SanctumComplete(PIRP Irp, NTSTATUS Status, ULONG_PTR Information)
@@ -17,40 +30,115 @@ static NTSTATUS SanctumComplete(PIRP Irp, NTSTATUS Status, ULONG_PTR Information
     return Status;
 }
 
-static NTSTATUS SanctumDispatchCreateClose(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+/*
+ * The system-space view of a direct-I/O buffer of Length bytes: NULL with STATUS_SUCCESS
+ * when the caller gave none (Wine passes an MDL even then), NULL with
+ * STATUS_INSUFFICIENT_RESOURCES when it cannot be mapped. Mapped non-executable: the driver
+ * only reads and writes data there.
+ */
+static NTSTATUS SanctumMapMdl(PIRP Irp, ULONG Length, PVOID *Address)
 {
-    UNREFERENCED_PARAMETER(DeviceObject);
+    *Address = NULL;
+    if (!Irp->MdlAddress || Length == 0)
+        return STATUS_SUCCESS;
+    *Address = MmGetSystemAddressForMdlSafe(Irp->MdlAddress, NormalPagePriority | MdlMappingNoExecute);
+    return *Address ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES;
+}
+
+static NTSTATUS SanctumDispatchCreate(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
+    PSANCTUM_HANDLE handle;
+    NTSTATUS status;
+
+    status = SanctumOpen(SanctumState(DeviceObject), &handle);
+    if (NT_SUCCESS(status))
+        stack->FileObject->FsContext = handle;
+    return SanctumComplete(Irp, status, 0);
+}
+
+static NTSTATUS SanctumDispatchCleanup(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
+
+    SanctumCleanup(SanctumState(DeviceObject), stack->FileObject->FsContext);
     return SanctumComplete(Irp, STATUS_SUCCESS, 0);
 }
 
-/* Every IOCTL of the protocol; a code not listed here is not ours. */
-static const struct {
-    ULONG Code;
-    SANCTUM_IOCTL_HANDLER *Handler;
-} SanctumIoctls[] = {
-    { IOCTL_SANCTUM_GET_VERSION, SanctumHandleGetVersion },
-};
+static NTSTATUS SanctumDispatchClose(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
+
+    SanctumClose(SanctumState(DeviceObject), stack->FileObject->FsContext);
+    stack->FileObject->FsContext = NULL;
+    return SanctumComplete(Irp, STATUS_SUCCESS, 0);
+}
+
+static NTSTATUS SanctumDispatchRead(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
+    PSANCTUM_STATE state = SanctumState(DeviceObject);
+    ULONG_PTR information = 0;
+    PVOID buffer;
+    NTSTATUS status;
+
+    status = SanctumMapMdl(Irp, stack->Parameters.Read.Length, &buffer);
+    if (NT_SUCCESS(status))
+        status = SanctumRead(state, stack->FileObject->FsContext, buffer,
+                             buffer ? stack->Parameters.Read.Length : 0, &information);
+    else
+        SanctumRecord(state, status, 0, 0);
+    return SanctumComplete(Irp, status, information);
+}
+
+static NTSTATUS SanctumDispatchWrite(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
+    PSANCTUM_STATE state = SanctumState(DeviceObject);
+    ULONG_PTR information = 0;
+    PVOID buffer;
+    NTSTATUS status;
+
+    status = SanctumMapMdl(Irp, stack->Parameters.Write.Length, &buffer);
+    if (NT_SUCCESS(status))
+        status = SanctumWrite(state, stack->FileObject->FsContext, buffer,
+                              buffer ? stack->Parameters.Write.Length : 0, &information);
+    else
+        SanctumRecord(state, status, 0, 0);
+    return SanctumComplete(Irp, status, information);
+}
 
 static NTSTATUS SanctumDispatchDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 {
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
+    PSANCTUM_STATE state = SanctumState(DeviceObject);
     ULONG code = stack->Parameters.DeviceIoControl.IoControlCode;
-    PVOID buffer = Irp->AssociatedIrp.SystemBuffer;
+    ULONG inLength = stack->Parameters.DeviceIoControl.InputBufferLength;
+    ULONG outLength = stack->Parameters.DeviceIoControl.OutputBufferLength;
+    PVOID input = Irp->AssociatedIrp.SystemBuffer;
+    PVOID output = input;
     ULONG_PTR information = 0;
-    NTSTATUS status = STATUS_INVALID_DEVICE_REQUEST;
-    ULONG i;
+    NTSTATUS status = STATUS_SUCCESS;
 
-    UNREFERENCED_PARAMETER(DeviceObject);
-
-    for (i = 0; i < ARRAYSIZE(SanctumIoctls); i++) {
-        if (SanctumIoctls[i].Code != code)
-            continue;
-        /* METHOD_BUFFERED: one system buffer holds the input and receives the output. */
-        status = SanctumIoctls[i].Handler(buffer, stack->Parameters.DeviceIoControl.InputBufferLength,
-                                          buffer, stack->Parameters.DeviceIoControl.OutputBufferLength,
-                                          &information);
+    /* METHOD_NEITHER would hand us raw user pointers: no code of ours uses it, none is read. */
+    switch (METHOD_FROM_CTL_CODE(code)) {
+    case METHOD_BUFFERED:
+        break;
+    case METHOD_IN_DIRECT:
+    case METHOD_OUT_DIRECT:
+        status = SanctumMapMdl(Irp, outLength, &output);
+        if (!output)
+            outLength = 0;
+        break;
+    default:
+        input = output = NULL;
+        inLength = outLength = 0;
         break;
     }
+    if (NT_SUCCESS(status))
+        status = SanctumDeviceControl(state, code, input, inLength, output, outLength, &information);
+    else
+        SanctumRecord(state, status, 0, 0);
     return SanctumComplete(Irp, status, information);
 }
 
@@ -63,11 +151,15 @@ static NTSTATUS SanctumDispatchUnsupported(PDEVICE_OBJECT DeviceObject, PIRP Irp
 static VOID SanctumUnload(PDRIVER_OBJECT DriverObject)
 {
     UNICODE_STRING link = RTL_CONSTANT_STRING(SANCTUM_DOS_DEVICE_NAME);
+    PDEVICE_OBJECT device = DriverObject->DeviceObject;
+    PSANCTUM_STATE state = SanctumState(device);
 
-    /* Reverse order of creation: no new opens through the link, then the device. */
+    /* Reverse order of creation: no new opens through the link, then the state, the device. */
     IoDeleteSymbolicLink(&link);
-    IoDeleteDevice(DriverObject->DeviceObject);
-    SanctumLog(DPFLTR_INFO_LEVEL, "unloaded");
+    SanctumStateRelease(state);
+    SanctumLog(DPFLTR_INFO_LEVEL, "unloaded, pool outstanding: %I64d allocations, %I64d bytes",
+               state->PoolAllocations, state->PoolBytes);
+    IoDeleteDevice(device);
 }
 
 NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
@@ -82,28 +174,44 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
 
     for (i = 0; i <= IRP_MJ_MAXIMUM_FUNCTION; i++)
         DriverObject->MajorFunction[i] = SanctumDispatchUnsupported;
-    DriverObject->MajorFunction[IRP_MJ_CREATE] = SanctumDispatchCreateClose;
-    DriverObject->MajorFunction[IRP_MJ_CLOSE] = SanctumDispatchCreateClose;
+    DriverObject->MajorFunction[IRP_MJ_CREATE] = SanctumDispatchCreate;
+    DriverObject->MajorFunction[IRP_MJ_CLEANUP] = SanctumDispatchCleanup;
+    DriverObject->MajorFunction[IRP_MJ_CLOSE] = SanctumDispatchClose;
+    DriverObject->MajorFunction[IRP_MJ_READ] = SanctumDispatchRead;
+    DriverObject->MajorFunction[IRP_MJ_WRITE] = SanctumDispatchWrite;
     DriverObject->MajorFunction[IRP_MJ_DEVICE_CONTROL] = SanctumDispatchDeviceControl;
     DriverObject->DriverUnload = SanctumUnload;
 
     /* FILE_DEVICE_SECURE_OPEN: the device's ACL also guards opens of \Device\SanctumEDR\x. */
-    status = IoCreateDevice(DriverObject, 0, &name, SANCTUM_DEVICE_TYPE,
+    status = IoCreateDevice(DriverObject, sizeof(SANCTUM_STATE), &name, SANCTUM_DEVICE_TYPE,
                             FILE_DEVICE_SECURE_OPEN, FALSE, &device);
     if (!NT_SUCCESS(status)) {
         SanctumLog(DPFLTR_ERROR_LEVEL, "IoCreateDevice failed: 0x%08lx", (unsigned long)status);
         return status;
     }
+    SanctumStateInit(SanctumState(device));
+    /* Reads and writes arrive as MDLs: no copy through an intermediate buffer. */
+    device->Flags |= DO_DIRECT_IO;
+
+    /* The DACL is in place before the link makes the device reachable from user mode. */
+    status = SanctumProtectDevice(device);
+    if (!NT_SUCCESS(status)) {
+        SanctumLog(DPFLTR_ERROR_LEVEL, "cannot set the device's DACL: 0x%08lx", (unsigned long)status);
+        goto fail_device;
+    }
 
     status = IoCreateSymbolicLink(&link, &name);
     if (!NT_SUCCESS(status)) {
         SanctumLog(DPFLTR_ERROR_LEVEL, "IoCreateSymbolicLink failed: 0x%08lx", (unsigned long)status);
-        IoDeleteDevice(device);
-        return status;
+        goto fail_device;
     }
 
     device->Flags &= ~DO_DEVICE_INITIALIZING;
     SanctumLog(DPFLTR_INFO_LEVEL, "loaded, version %s, protocol %d", SANCTUM_VERSION_STRING,
                SANCTUM_PROTOCOL_VERSION);
     return STATUS_SUCCESS;
+
+fail_device:
+    IoDeleteDevice(device);
+    return status;
 }

@@ -12,6 +12,7 @@
 
 #define LOADED_LINE "sanctum: loaded, version " SANCTUM_VERSION_STRING ", protocol 1"
 #define UNLOADED_LINE "sanctum: unloaded"
+#define NOTHING_LEAKED "pool outstanding: 0 allocations, 0 bytes"
 #define SC_SERVICE L"SanctumSc"
 
 static wchar_t bin_dir[MAX_PATH];
@@ -142,8 +143,9 @@ static void test_client_usage(void)
 /* install, start, talk, stop, uninstall: all through sanctumctl. */
 static void test_ctl_lifecycle(void)
 {
-    DWORD error, state;
-    int loaded, unloaded;
+    DWORD error, state, done;
+    int loaded, unloaded, clean, i;
+    HANDLE h;
 
     expect_success(L"install", "installed");
     state = service_state(SANCTUM_SERVICE_NAME, &error);
@@ -164,10 +166,21 @@ static void test_ctl_lifecycle(void)
     expect_success(L"version", "driver " SANCTUM_VERSION_STRING);
 
     test_get_version();
+    test_protocol();
 
+    /* Stop with a handle open and messages queued: unload frees them, nothing leaks. */
+    h = device_open(GENERIC_READ | GENERIC_WRITE);
+    ok(h != INVALID_HANDLE_VALUE, "open: error %lu\n", GetLastError());
+    for (i = 0; i < 3; i++)
+        ok(WriteFile(h, "queued", 6, &done, NULL), "write %d: error %lu\n", i, GetLastError());
     unloaded = log_count(UNLOADED_LINE);
+    clean = log_count(NOTHING_LEAKED);
     expect_success(L"stop", "stopped");
     ok(log_wait_more(UNLOADED_LINE, unloaded), "DriverUnload did not log '%s'\n", UNLOADED_LINE);
+    ok(log_count(NOTHING_LEAKED) == clean + 1, "the unload line does not say '%s'\n",
+       NOTHING_LEAKED);
+    if (h != INVALID_HANDLE_VALUE)
+        CloseHandle(h);
     expect_device_gone("after sanctumctl stop");
     expect_failure(L"stop", 1, "stop", "not running");
 

@@ -44,4 +44,7 @@ DWORD service_state(const wchar_t *name, DWORD *error);
 /* Stops and deletes a leftover service of that name from an earlier run; ignores errors. */
 void service_remove_quietly(const wchar_t *name);
 
+/* protocol.c: protocol v1 against a running driver. */
+void test_protocol(void);
+
 #endif

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/* IRP_MJ_DEVICE_CONTROL: each IOCTL of protocol v1 is one small handler. */
+#include "sanctum.h"
+
+typedef NTSTATUS SANCTUM_IOCTL_HANDLER(PSANCTUM_STATE State, const VOID *Input, ULONG InputLength,
+                                       PVOID Output, ULONG OutputLength, PULONG_PTR Information);
+
+static NTSTATUS SanctumGetVersion(PSANCTUM_STATE State, const VOID *Input, ULONG InputLength,
+                                  PVOID Output, ULONG OutputLength, PULONG_PTR Information)
+{
+    SANCTUM_VERSION version;
+
+    /* Input is ignored, so that a client of any protocol can always ask. */
+    UNREFERENCED_PARAMETER(State);
+    UNREFERENCED_PARAMETER(Input);
+    UNREFERENCED_PARAMETER(InputLength);
+
+    if (OutputLength < sizeof(version) || !Output)
+        return STATUS_BUFFER_TOO_SMALL;
+    version.Size = sizeof(version);
+    version.Protocol = SANCTUM_PROTOCOL_VERSION;
+    version.Major = SANCTUM_VERSION_MAJOR;
+    version.Minor = SANCTUM_VERSION_MINOR;
+    version.Patch = SANCTUM_VERSION_PATCH;
+    RtlCopyMemory(Output, &version, sizeof(version));
+    *Information = sizeof(version);
+    return STATUS_SUCCESS;
+}
+
+static NTSTATUS SanctumEcho(PSANCTUM_STATE State, const VOID *Input, ULONG InputLength,
+                            PVOID Output, ULONG OutputLength, PULONG_PTR Information)
+{
+    UNREFERENCED_PARAMETER(State);
+
+    if (InputLength == 0 || InputLength > SANCTUM_MAX_ECHO || !Input)
+        return STATUS_INVALID_PARAMETER;
+    if (OutputLength < InputLength || !Output)
+        return STATUS_BUFFER_TOO_SMALL;
+    /* METHOD_BUFFERED: input and output are the same system buffer; move, don't copy. */
+    if (Output != Input)
+        RtlMoveMemory(Output, Input, InputLength);
+    *Information = InputLength;
+    return STATUS_SUCCESS;
+}
+
+static NTSTATUS SanctumGetStats(PSANCTUM_STATE State, const VOID *Input, ULONG InputLength,
+                                PVOID Output, ULONG OutputLength, PULONG_PTR Information)
+{
+    SANCTUM_STATS stats;
+
+    UNREFERENCED_PARAMETER(Input);
+    UNREFERENCED_PARAMETER(InputLength);
+
+    if (OutputLength < sizeof(stats) || !Output)
+        return STATUS_BUFFER_TOO_SMALL;
+    SanctumSnapshot(State, &stats);
+    RtlCopyMemory(Output, &stats, sizeof(stats));
+    *Information = sizeof(stats);
+    return STATUS_SUCCESS;
+}
+
+static NTSTATUS SanctumFill(PSANCTUM_STATE State, const VOID *Input, ULONG InputLength,
+                            PVOID Output, ULONG OutputLength, PULONG_PTR Information)
+{
+    PUCHAR out = Output;
+    ULONG seed, i;
+
+    UNREFERENCED_PARAMETER(State);
+
+    if (InputLength != sizeof(seed) || !Input)
+        return STATUS_INVALID_PARAMETER;
+    if (OutputLength == 0 || OutputLength > SANCTUM_MAX_FILL || !Output)
+        return STATUS_INVALID_PARAMETER;
+    RtlCopyMemory(&seed, Input, sizeof(seed));
+    for (i = 0; i < OutputLength; i++)
+        out[i] = (UCHAR)(seed + i);
+    *Information = OutputLength;
+    return STATUS_SUCCESS;
+}
+
+/*
+ * Every IOCTL of the protocol, indexed by function number from 0x800. The whole code must
+ * match, so a known function sent with another method or access is refused like any other.
+ */
+#define SANCTUM_FIRST_FUNCTION 0x800
+static const struct {
+    ULONG Code;
+    SANCTUM_IOCTL_HANDLER *Handler;
+} SanctumIoctls[] = {
+    { IOCTL_SANCTUM_GET_VERSION, SanctumGetVersion },
+    { IOCTL_SANCTUM_ECHO, SanctumEcho },
+    { IOCTL_SANCTUM_GET_STATS, SanctumGetStats },
+    { IOCTL_SANCTUM_FILL, SanctumFill },
+};
+
+NTSTATUS SanctumDeviceControl(PSANCTUM_STATE State, ULONG Code, const VOID *Input,
+                              ULONG InputLength, PVOID Output, ULONG OutputLength,
+                              PULONG_PTR Information)
+{
+    ULONG index = ((Code >> 2) & 0xFFF) - SANCTUM_FIRST_FUNCTION;
+    NTSTATUS status = STATUS_INVALID_DEVICE_REQUEST;
+
+    InterlockedIncrement64(&State->Ioctls);
+    *Information = 0;
+    if (index < ARRAYSIZE(SanctumIoctls) && SanctumIoctls[index].Code == Code)
+        status = SanctumIoctls[index].Handler(State, Input, InputLength, Output, OutputLength,
+                                              Information);
+    if (!NT_SUCCESS(status))
+        *Information = 0;
+    SanctumRecord(State, status, NT_SUCCESS(status) ? InputLength : 0, *Information);
+    return status;
+}
