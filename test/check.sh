@@ -21,6 +21,7 @@ run() {
 shipped=
 for out in "$@"; do shipped="$shipped $out/sanctum.sys $out/sanctumctl.exe"; done
 run docs test/docs.sh
+run build test/build.sh
 # shellcheck disable=SC2086
 run pe test/pe/run.sh build/host/pecheck build/cert/sanctum-test.crt $shipped
 for out in "$@"; do

@@ -3,7 +3,7 @@
 
 clang_CC := clang --target=$(TRIPLE)
 clang_PACKAGE := $(PKG_CLANG)
-clang_CFLAGS := -fuse-ld=lld
+clang_CFLAGS :=
 # lld rejects /align and friends on a non-driver image unless told this is one.
 clang_KERNEL_LDFLAGS := -fuse-ld=lld -Xlinker -Xlink=-driver
 clang_USER_LDFLAGS := -fuse-ld=lld

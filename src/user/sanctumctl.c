@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sanctumctl: installs, starts, stops and queries the Sanctum driver.
+ * sanctumctl: installs, starts, stops and queries the Sanctum driver, and exercises its
+ * protocol (echo, stats, fill, message queues).
  * Exit status: 0 success, 1 the operation failed, 2 wrong usage. A failure prints exactly one
  * line on stderr: "sanctumctl: OPERATION: MESSAGE (error N)[; ADVICE]".
  */
@@ -9,9 +10,12 @@
 
 #include "sanctum/ioctl.h"
 
+#include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <wchar.h>
 
 #define PROGRAM           L"sanctumctl"
@@ -113,10 +117,13 @@ struct advice {
 #define ADVICE_DRIVER_FILE L"driver file missing: build it with make, or pass the path to sanctum.sys"
 #define ADVICE_NO_DEVICE   L"the device does not exist: is the driver started? try: sanctumctl start"
 #define ADVICE_NO_UNLOAD   L"the driver cannot be unloaded (no unload routine); reboot to unload it"
+#define ADVICE_DEVICE_ACL                                                                  \
+    L"only administrators and LocalSystem may open the device: run from an elevated prompt"
 
 static const struct advice advice_table[] = {
     { ERROR_FILE_NOT_FOUND,             CTX_DEVICE, ADVICE_NO_DEVICE },
     { ERROR_PATH_NOT_FOUND,             CTX_DEVICE, ADVICE_NO_DEVICE },
+    { ERROR_ACCESS_DENIED,              CTX_DEVICE, ADVICE_DEVICE_ACL },
     { ERROR_INVALID_FUNCTION,           CTX_DEVICE,
       L"the driver does not know this request: are driver and client the same version? "
       L"try: sanctumctl version" },
@@ -239,6 +246,32 @@ static int fail_open(const wchar_t *command, DWORD error)
     return fail(op, error, CTX_DEVICE);
 }
 
+/* An answer of the wrong size (ERROR_INVALID_DATA from device_get_sized). */
+static int fail_layout(const wchar_t *op, DWORD returned, ULONG size_field, size_t expected)
+{
+    return fail_because(op, ERROR_INVALID_DATA,
+                        L"the driver answered %lu bytes with Size %lu, this client expects %lu: "
+                        L"driver and client are from different builds",
+                        returned, size_field, (unsigned long)expected);
+}
+
+/* EXIT_OK when what came back is what was sent (echo, message queues), else the failure line. */
+static int check_same(const wchar_t *op, const char *sent, DWORD sent_len, const char *back,
+                      DWORD back_len)
+{
+    DWORD i = 0;
+
+    if (back_len != sent_len)
+        return fail_because(op, ERROR_INVALID_DATA, L"%lu bytes were sent, %lu came back",
+                            sent_len, back_len);
+    while (i < sent_len && sent[i] == back[i])
+        i++;
+    if (i == sent_len)
+        return EXIT_OK;
+    return fail_because(op, ERROR_INVALID_DATA,
+                        L"the bytes that came back differ from those sent at offset %lu", i);
+}
+
 /* ---- Device access ----------------------------------------------------------------------- */
 
 static DWORD device_open(DWORD access, HANDLE *device)
@@ -263,17 +296,46 @@ static DWORD device_ioctl(HANDLE device, DWORD code, const void *in, DWORD in_le
     return ERROR_SUCCESS;
 }
 
-/* ERROR_INVALID_DATA when the answer does not have the layout this client knows. */
-static DWORD device_get_version(HANDLE device, SANCTUM_VERSION *version, DWORD *returned)
+/* One message of the handle's queue: a write queues `len` bytes, a read takes the oldest. */
+static DWORD device_write(HANDLE device, const void *data, DWORD len, DWORD *written)
 {
-    ZeroMemory(version, sizeof *version);
-    DWORD error = device_ioctl(device, (DWORD)IOCTL_SANCTUM_GET_VERSION, NULL, 0, version,
-                               sizeof *version, returned);
+    *written = 0;
+    if (!WriteFile(device, data, len, written, NULL))
+        return GetLastError();
+    return ERROR_SUCCESS;
+}
+
+static DWORD device_read(HANDLE device, void *buf, DWORD cap, DWORD *got)
+{
+    *got = 0;
+    if (!ReadFile(device, buf, cap, got, NULL))
+        return GetLastError();
+    return ERROR_SUCCESS;
+}
+
+/*
+ * A fixed-size answer whose first ULONG is its Size (SANCTUM_VERSION, SANCTUM_STATS):
+ * ERROR_INVALID_DATA unless both the byte count and Size are the size this client knows.
+ */
+static DWORD device_get_sized(HANDLE device, DWORD code, void *answer, DWORD size,
+                              DWORD *returned)
+{
+    ULONG claimed;
+
+    ZeroMemory(answer, size);
+    DWORD error = device_ioctl(device, code, NULL, 0, answer, size, returned);
     if (error != ERROR_SUCCESS)
         return error;
-    if (*returned != sizeof *version || version->Size != sizeof *version)
+    memcpy(&claimed, answer, sizeof claimed);
+    if (*returned != size || claimed != size)
         return ERROR_INVALID_DATA;
     return ERROR_SUCCESS;
+}
+
+static DWORD device_get_version(HANDLE device, SANCTUM_VERSION *version, DWORD *returned)
+{
+    return device_get_sized(device, (DWORD)IOCTL_SANCTUM_GET_VERSION, version, sizeof *version,
+                            returned);
 }
 
 /* ---- Service control --------------------------------------------------------------------- */
@@ -441,6 +503,118 @@ static DWORD default_driver_path(wchar_t **result)
             return ERROR_INSUFFICIENT_BUFFER;
         cap *= 2;
     }
+}
+
+/* ---- Arguments and text ------------------------------------------------------------------ */
+
+/* A usage error (exit 2) naming the command's synopsis; defined after the command table. */
+static int command_usage_error(const wchar_t *name, const wchar_t *fmt, ...);
+
+/* Bytes of `text` in UTF-8 (0 for an empty text). */
+static DWORD utf8_length(const wchar_t *text)
+{
+    int n = WideCharToMultiByte(CP_UTF8, 0, text, (int)wcslen(text), NULL, 0, NULL, NULL);
+    return n > 0 ? (DWORD)n : 0;
+}
+
+/* `text` in UTF-8, without a terminator, into buf; the byte count, 0 if it does not fit. */
+static DWORD to_utf8(const wchar_t *text, char *buf, DWORD cap)
+{
+    int n = WideCharToMultiByte(CP_UTF8, 0, text, (int)wcslen(text), buf, (int)cap, NULL, NULL);
+    return n > 0 ? (DWORD)n : 0;
+}
+
+/* The protocol carries 1..max bytes: anything else is a usage error, not a driver failure. */
+static int check_text_arg(const wchar_t *command, const wchar_t *text, DWORD max)
+{
+    DWORD len = utf8_length(text);
+
+    if (len >= 1 && len <= max)
+        return EXIT_OK;
+    return command_usage_error(command, L"TEXT must be 1 to %lu bytes of UTF-8, got %lu",
+                               (unsigned long)max, len);
+}
+
+/* Prints bytes that came from the driver as one line of text. */
+static void out_utf8_line(const char *bytes, DWORD len)
+{
+    int n = MultiByteToWideChar(CP_UTF8, 0, bytes, (int)len, NULL, 0);
+    wchar_t *text = n > 0 ? malloc(((size_t)n + 1) * sizeof *text) : NULL;
+
+    if (text != NULL && MultiByteToWideChar(CP_UTF8, 0, bytes, (int)len, text, n) == n) {
+        text[n] = L'\0';
+        out(L"%ls\n", text);
+    }
+    free(text);
+}
+
+/* Decimal text of a 64-bit value into buf[21]: %llu and %I64u differ between CRTs. */
+static const wchar_t *u64_text(ULONG64 value, wchar_t *buf)
+{
+    wchar_t *p = buf + 20;
+
+    *p = L'\0';
+    do {
+        *--p = (wchar_t)(L'0' + value % 10);
+        value /= 10;
+    } while (value != 0);
+    return p;
+}
+
+/* At least one digit in `base` (10 or 16) from *s on, the value at most `limit`; *s moves on. */
+static int parse_digits(const wchar_t **s, unsigned base, ULONG64 limit, ULONG64 *value)
+{
+    const wchar_t *p = *s;
+
+    for (*value = 0;; p++) {
+        unsigned digit;
+        if (*p >= L'0' && *p <= L'9')
+            digit = (unsigned)(*p - L'0');
+        else if (base == 16 && *p >= L'a' && *p <= L'f')
+            digit = (unsigned)(*p - L'a' + 10);
+        else if (base == 16 && *p >= L'A' && *p <= L'F')
+            digit = (unsigned)(*p - L'A' + 10);
+        else
+            break;
+        if (*value > (limit - digit) / base)
+            return 0;
+        *value = *value * base + digit;
+    }
+    if (p == *s)
+        return 0;
+    *s = p;
+    return 1;
+}
+
+/* A byte count 1..SANCTUM_MAX_FILL: digits, then optionally K (KiB) or M (MiB). */
+static int parse_fill_size(const wchar_t *s, ULONG *size)
+{
+    ULONG64 value, unit = 1;
+
+    if (!parse_digits(&s, 10, SANCTUM_MAX_FILL, &value))
+        return 0;
+    if (*s == L'K' || *s == L'k')
+        unit = 1024, s++;
+    else if (*s == L'M' || *s == L'm')
+        unit = 1024 * 1024, s++;
+    if (*s != L'\0' || value == 0 || value * unit > SANCTUM_MAX_FILL)
+        return 0;
+    *size = (ULONG)(value * unit);
+    return 1;
+}
+
+/* A ULONG in decimal or with a 0x prefix in hexadecimal. */
+static int parse_ulong(const wchar_t *s, ULONG *result)
+{
+    unsigned base = 10;
+    ULONG64 value;
+
+    if (s[0] == L'0' && (s[1] == L'x' || s[1] == L'X'))
+        base = 16, s += 2;
+    if (!parse_digits(&s, base, 0xFFFFFFFFUL, &value) || *s != L'\0')
+        return 0;
+    *result = (ULONG)value;
+    return 1;
 }
 
 /* ---- Commands ---------------------------------------------------------------------------- */
@@ -649,10 +823,7 @@ static int cmd_version(int argc, wchar_t **argv)
     device_close(device);
 
     if (error == ERROR_INVALID_DATA)
-        return fail_because(L"version", error,
-                            L"the driver answered %lu bytes with Size %lu, this client expects "
-                            L"%lu: driver and client are from different builds",
-                            returned, v.Size, (unsigned long)sizeof v);
+        return fail_layout(L"version", returned, v.Size, sizeof v);
     if (error != ERROR_SUCCESS)
         return fail(L"version", error, CTX_DEVICE);
 
@@ -666,6 +837,290 @@ static int cmd_version(int argc, wchar_t **argv)
     }
     out(L"protocols match\n");
     return EXIT_OK;
+}
+
+/* IOCTL_SANCTUM_ECHO; the output buffer is as large as the input: the contract's minimum. */
+static int echo_and_check(HANDLE device, const char *sent, char *back, DWORD len)
+{
+    DWORD returned;
+
+    DWORD error = device_ioctl(device, (DWORD)IOCTL_SANCTUM_ECHO, sent, len, back, len,
+                               &returned);
+    if (error != ERROR_SUCCESS)
+        return fail(L"echo", error, CTX_DEVICE);
+    int rc = check_same(L"echo", sent, len, back, returned);
+    if (rc == EXIT_OK)
+        out_utf8_line(back, returned);
+    return rc;
+}
+
+static int cmd_echo(int argc, wchar_t **argv)
+{
+    HANDLE device;
+
+    (void)argc;
+    int rc = check_text_arg(L"echo", argv[0], SANCTUM_MAX_ECHO);
+    if (rc != EXIT_OK)
+        return rc;
+    DWORD len = utf8_length(argv[0]);
+    char *sent = malloc(2 * (size_t)len);
+    if (sent == NULL)
+        return fail(L"echo", ERROR_NOT_ENOUGH_MEMORY, CTX_ANY);
+    to_utf8(argv[0], sent, len);
+
+    /* ECHO needs FILE_READ_DATA | FILE_WRITE_DATA on the handle. */
+    DWORD error = device_open(GENERIC_READ | GENERIC_WRITE, &device);
+    rc = error != ERROR_SUCCESS ? fail_open(L"echo", error)
+                                : echo_and_check(device, sent, sent + len, len);
+    device_close(device);
+    free(sent);
+    return rc;
+}
+
+/* Every field of SANCTUM_STATS: its label in the table, and its name as the JSON key. */
+#define WIDE_(s) L##s
+#define WIDE(s)  WIDE_(s)
+#define STAT_FIELD(label, field) \
+    { label, WIDE(#field), offsetof(SANCTUM_STATS, field), sizeof(((SANCTUM_STATS *)0)->field) }
+
+static const struct stat_field {
+    const wchar_t *label;
+    const wchar_t *key;
+    size_t offset;
+    size_t size;
+} stat_fields[] = {
+    STAT_FIELD(L"size", Size),
+    STAT_FIELD(L"open handles", OpenHandles),
+    STAT_FIELD(L"creates", Creates),
+    STAT_FIELD(L"closes", Closes),
+    STAT_FIELD(L"reads", Reads),
+    STAT_FIELD(L"writes", Writes),
+    STAT_FIELD(L"ioctls", Ioctls),
+    STAT_FIELD(L"failures", Failures),
+    STAT_FIELD(L"bytes in", BytesIn),
+    STAT_FIELD(L"bytes out", BytesOut),
+    STAT_FIELD(L"pool allocations", PoolAllocations),
+    STAT_FIELD(L"pool bytes", PoolBytes),
+};
+
+/* A field added to SANCTUM_STATS after PoolBytes must be added to stat_fields too. */
+_Static_assert(offsetof(SANCTUM_STATS, PoolBytes) + sizeof(ULONG64) == sizeof(SANCTUM_STATS),
+               "stat_fields must list every field of SANCTUM_STATS");
+
+#define STAT_FIELD_COUNT (sizeof stat_fields / sizeof stat_fields[0])
+
+static ULONG64 stat_value(const SANCTUM_STATS *stats, const struct stat_field *f)
+{
+    const unsigned char *p = (const unsigned char *)stats + f->offset;
+    ULONG64 wide;
+    ULONG narrow;
+
+    if (f->size == sizeof wide) {
+        memcpy(&wide, p, sizeof wide);
+        return wide;
+    }
+    memcpy(&narrow, p, sizeof narrow);
+    return narrow;
+}
+
+static void print_stats_table(const SANCTUM_STATS *stats)
+{
+    wchar_t number[21];
+
+    for (size_t i = 0; i < STAT_FIELD_COUNT; i++)
+        out(L"%-18ls%ls\n", stat_fields[i].label,
+            u64_text(stat_value(stats, &stat_fields[i]), number));
+}
+
+/* One JSON object on one line, the struct's field names as keys. */
+static void print_stats_json(const SANCTUM_STATS *stats)
+{
+    wchar_t line[1024], number[21];
+    size_t used = 0;
+
+    /* 12 keys of at most 17 characters and values of at most 20 digits fit with room to spare. */
+    for (size_t i = 0; i < STAT_FIELD_COUNT; i++) {
+        int n = swprintf(line + used, sizeof line / sizeof line[0] - used, L"%ls\"%ls\":%ls",
+                         i == 0 ? L"{" : L",", stat_fields[i].key,
+                         u64_text(stat_value(stats, &stat_fields[i]), number));
+        if (n < 0)
+            return;
+        used += (size_t)n;
+    }
+    out(L"%ls}\n", line);
+}
+
+static int cmd_stats(int argc, wchar_t **argv)
+{
+    SANCTUM_STATS stats;
+    HANDLE device;
+    DWORD returned;
+
+    if (argc > 0 && wcscmp(argv[0], L"--json") != 0)
+        return command_usage_error(L"stats", L"unknown option '%.64ls'", argv[0]);
+
+    DWORD error = device_open(GENERIC_READ, &device);
+    if (error != ERROR_SUCCESS)
+        return fail_open(L"stats", error);
+    error = device_get_sized(device, (DWORD)IOCTL_SANCTUM_GET_STATS, &stats, sizeof stats,
+                             &returned);
+    device_close(device);
+
+    if (error == ERROR_INVALID_DATA)
+        return fail_layout(L"stats", returned, stats.Size, sizeof stats);
+    if (error != ERROR_SUCCESS)
+        return fail(L"stats", error, CTX_DEVICE);
+    if (argc > 0)
+        print_stats_json(&stats);
+    else
+        print_stats_table(&stats);
+    return EXIT_OK;
+}
+
+/* Throughput in MiB/s, to a tenth, as text in buf[32]. */
+static const wchar_t *rate_text(ULONG bytes, LONGLONG ticks, LONGLONG frequency, wchar_t *buf)
+{
+    wchar_t whole[21];
+    double mib_per_s = (double)bytes * (double)frequency / (double)(ticks > 0 ? ticks : 1) /
+                       (1024.0 * 1024.0);
+    ULONG64 tenths = (ULONG64)(mib_per_s * 10.0 + 0.5);
+
+    swprintf(buf, 32, L"%ls.%u", u64_text(tenths / 10, whole), (unsigned)(tenths % 10));
+    return buf;
+}
+
+/* IOCTL_SANCTUM_FILL into buf, timed; then every byte checked against the pattern. */
+static int fill_and_check(HANDLE device, unsigned char *buf, ULONG size, ULONG seed)
+{
+    LARGE_INTEGER frequency, start, end;
+    wchar_t rate[32];
+    DWORD returned;
+    ULONG i;
+
+    QueryPerformanceFrequency(&frequency);
+    QueryPerformanceCounter(&start);
+    DWORD error = device_ioctl(device, (DWORD)IOCTL_SANCTUM_FILL, &seed, sizeof seed, buf, size,
+                               &returned);
+    QueryPerformanceCounter(&end);
+
+    if (error != ERROR_SUCCESS)
+        return fail(L"fill", error, CTX_DEVICE);
+    if (returned != size)
+        return fail_because(L"fill", ERROR_INVALID_DATA,
+                            L"%lu bytes were asked for, the driver returned %lu", size, returned);
+    for (i = 0; i < size && buf[i] == (unsigned char)(seed + i); i++)
+        ;
+    if (i < size)
+        return fail_because(L"fill", ERROR_INVALID_DATA,
+                            L"pattern error at offset %lu: byte 0x%02X, expected 0x%02X "
+                            L"(seed 0x%08lX)",
+                            i, (unsigned)buf[i], (unsigned)(unsigned char)(seed + i), seed);
+    out(L"filled %lu bytes, pattern ok, %ls MiB/s\n", size,
+        rate_text(size, end.QuadPart - start.QuadPart, frequency.QuadPart, rate));
+    return EXIT_OK;
+}
+
+static int cmd_fill(int argc, wchar_t **argv)
+{
+    ULONG size, seed = 0;
+    HANDLE device;
+
+    if (!parse_fill_size(argv[0], &size))
+        return command_usage_error(L"fill",
+                                   L"SIZE must be 1 to %lu bytes, optionally with K (KiB) or M "
+                                   L"(MiB), e.g. 4K or 16M; got '%.64ls'",
+                                   (unsigned long)SANCTUM_MAX_FILL, argv[0]);
+    if (argc > 1 && !parse_ulong(argv[1], &seed))
+        return command_usage_error(L"fill",
+                                   L"SEED must be a decimal or 0x-prefixed hexadecimal number "
+                                   L"up to 0xFFFFFFFF; got '%.64ls'",
+                                   argv[1]);
+
+    /* Page-aligned and committed up front: the driver writes it through an MDL. */
+    unsigned char *buf = VirtualAlloc(NULL, size, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+    if (buf == NULL)
+        return fail(L"fill: allocate the buffer", GetLastError(), CTX_ANY);
+    DWORD error = device_open(GENERIC_READ, &device);
+    int rc = error != ERROR_SUCCESS ? fail_open(L"fill", error)
+                                    : fill_and_check(device, buf, size, seed);
+    device_close(device);
+    VirtualFree(buf, 0, MEM_RELEASE);
+    return rc;
+}
+
+/* Queues each text as one message, in order; buf holds SANCTUM_MAX_MESSAGE bytes. */
+static int write_messages(HANDLE device, int count, wchar_t **texts, char *buf)
+{
+    wchar_t op[64];
+    DWORD written;
+
+    for (int i = 0; i < count; i++) {
+        DWORD len = to_utf8(texts[i], buf, SANCTUM_MAX_MESSAGE);
+        DWORD error = device_write(device, buf, len, &written);
+        swprintf(op, sizeof op / sizeof op[0], L"roundtrip: write message %u", (unsigned)i + 1);
+        if (error == ERROR_BUSY)
+            return fail_because(op, error, L"at most %lu messages can be queued on one handle",
+                                (unsigned long)SANCTUM_MAX_QUEUED);
+        if (error != ERROR_SUCCESS)
+            return fail(op, error, CTX_DEVICE);
+        if (written != len)
+            return fail_because(op, ERROR_INVALID_DATA, L"the driver took %lu of %lu bytes",
+                                written, len);
+    }
+    return EXIT_OK;
+}
+
+/* Reads until the queue is empty: the messages written, whole and in order, and no more. */
+static int read_messages(HANDLE device, int count, wchar_t **texts, char *expected, char *got)
+{
+    wchar_t op[64];
+    DWORD n;
+    int i;
+
+    for (i = 0; i <= count; i++) {
+        swprintf(op, sizeof op / sizeof op[0], L"roundtrip: read message %u", (unsigned)i + 1);
+        DWORD error = device_read(device, got, SANCTUM_MAX_MESSAGE, &n);
+        if (error != ERROR_SUCCESS)
+            return fail(op, error, CTX_DEVICE);
+        if (n == 0)
+            break;
+        if (i == count)
+            return fail_because(op, ERROR_INVALID_DATA,
+                                L"%u messages were written, more came back", (unsigned)count);
+        DWORD len = to_utf8(texts[i], expected, SANCTUM_MAX_MESSAGE);
+        int rc = check_same(op, expected, len, got, n);
+        if (rc != EXIT_OK)
+            return rc;
+        out_utf8_line(got, n);
+    }
+    if (i != count)
+        return fail_because(op, ERROR_INVALID_DATA, L"%u messages were written, %u came back",
+                            (unsigned)count, (unsigned)i);
+    return EXIT_OK;
+}
+
+static int cmd_roundtrip(int argc, wchar_t **argv)
+{
+    HANDLE device;
+
+    for (int i = 0; i < argc; i++) {
+        int rc = check_text_arg(L"roundtrip", argv[i], SANCTUM_MAX_MESSAGE);
+        if (rc != EXIT_OK)
+            return rc;
+    }
+    char *buf = malloc(2 * (size_t)SANCTUM_MAX_MESSAGE);
+    if (buf == NULL)
+        return fail(L"roundtrip", ERROR_NOT_ENOUGH_MEMORY, CTX_ANY);
+
+    /* One handle for both: the queue belongs to the handle it was written to. */
+    DWORD error = device_open(GENERIC_READ | GENERIC_WRITE, &device);
+    int rc = error != ERROR_SUCCESS ? fail_open(L"roundtrip", error)
+                                    : write_messages(device, argc, argv, buf);
+    if (rc == EXIT_OK)
+        rc = read_messages(device, argc, argv, buf, buf + SANCTUM_MAX_MESSAGE);
+    device_close(device);
+    free(buf);
+    return rc;
 }
 
 static int cmd_help(int argc, wchar_t **argv);
@@ -692,6 +1147,14 @@ static const struct command commands[] = {
       L"show the service state and whether the device answers" },
     { L"version",   L"",              0, 0, cmd_version,
       L"show client and driver versions; fails if the protocols differ" },
+    { L"echo",      L"TEXT",          1, 1, cmd_echo,
+      L"send TEXT through the driver (ECHO) and print what comes back" },
+    { L"stats",     L"[--json]",      0, 1, cmd_stats,
+      L"show the driver's counters, or one JSON object with --json" },
+    { L"fill",      L"SIZE [SEED]",   1, 2, cmd_fill,
+      L"have the driver fill SIZE bytes counting up from SEED; verify and time it" },
+    { L"roundtrip", L"TEXT...",       1, INT_MAX, cmd_roundtrip,
+      L"queue each TEXT as a message on one handle, read them all back in order" },
     { L"help",      L"",              0, 0, cmd_help, L"show this text (also -h, --help)" },
     { L"--help",    L"",              0, 0, cmd_help, NULL },
     { L"-h",        L"",              0, 0, cmd_help, NULL },
@@ -722,13 +1185,26 @@ static int cmd_help(int argc, wchar_t **argv)
         L"start on a running driver and stop on a stopped one are failures (exit 1).\n"
         L"status exits 0 whenever it could query the service (running or not) and 1 when the\n"
         L"service is not installed.\n"
+        L"fill: SIZE is 1 to %luM bytes, K = KiB, M = MiB (4K, 16M); SEED is decimal or 0x-hex,\n"
+        L"default 0. roundtrip: at most %lu messages, each of 1 to %lu bytes.\n"
         L"A failure prints one line on stderr:\n"
         L"  " PROGRAM L": OPERATION: MESSAGE (error N); ADVICE\n"
-        L"install, uninstall, start and stop need an elevated (administrator) prompt.\n"
+        L"install, uninstall, start and stop need an elevated (administrator) prompt, and so\n"
+        L"do the commands that open the device: only administrators and LocalSystem may.\n"
         L"\n"
         L"sanctumctl %ls, protocol %lu\n",
-        CLIENT_VERSION, (unsigned long)SANCTUM_PROTOCOL_VERSION);
+        (unsigned long)(SANCTUM_MAX_FILL / (1024 * 1024)), (unsigned long)SANCTUM_MAX_QUEUED,
+        (unsigned long)SANCTUM_MAX_MESSAGE, CLIENT_VERSION,
+        (unsigned long)SANCTUM_PROTOCOL_VERSION);
     return EXIT_OK;
+}
+
+static const struct command *find_command(const wchar_t *name)
+{
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        if (wcscmp(name, commands[i].name) == 0)
+            return &commands[i];
+    return NULL;
 }
 
 static int usage_error(const wchar_t *problem, const wchar_t *name, const wchar_t *args)
@@ -742,6 +1218,20 @@ static int usage_error(const wchar_t *problem, const wchar_t *name, const wchar_
     return EXIT_USAGE;
 }
 
+static int command_usage_error(const wchar_t *name, const wchar_t *fmt, ...)
+{
+    const struct command *c = find_command(name);
+    wchar_t problem[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    int n = vswprintf(problem, sizeof problem / sizeof problem[0], fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof problem / sizeof problem[0])
+        problem[sizeof problem / sizeof problem[0] - 1] = L'\0';
+    return usage_error(problem, name, c != NULL ? c->args : L"");
+}
+
 int wmain(int argc, wchar_t **argv)
 {
     wchar_t problem[256];
@@ -749,20 +1239,18 @@ int wmain(int argc, wchar_t **argv)
     if (argc < 2)
         return usage_error(L"no command given", NULL, NULL);
 
-    for (size_t i = 0; i < COMMAND_COUNT; i++) {
-        const struct command *c = &commands[i];
-        int nargs = argc - 2;
-        if (wcscmp(argv[1], c->name) != 0)
-            continue;
-        if (nargs < c->min_args || nargs > c->max_args) {
-            swprintf(problem, sizeof problem / sizeof problem[0],
-                     L"wrong number of arguments for %ls", c->name);
-            return usage_error(problem, c->name, c->args);
-        }
-        return c->run(nargs, argv + 2);
+    const struct command *c = find_command(argv[1]);
+    int nargs = argc - 2;
+    if (c == NULL) {
+        /* Keep the line short: the unknown word is user input of any length. */
+        swprintf(problem, sizeof problem / sizeof problem[0], L"unknown command '%.64ls'",
+                 argv[1]);
+        return usage_error(problem, NULL, NULL);
     }
-
-    /* Keep the line short: the unknown word is user input of any length. */
-    swprintf(problem, sizeof problem / sizeof problem[0], L"unknown command '%.64ls'", argv[1]);
-    return usage_error(problem, NULL, NULL);
+    if (nargs < c->min_args || nargs > c->max_args) {
+        swprintf(problem, sizeof problem / sizeof problem[0], L"wrong number of arguments for %ls",
+                 c->name);
+        return usage_error(problem, c->name, c->args);
+    }
+    return c->run(nargs, argv + 2);
 }

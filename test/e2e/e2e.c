@@ -140,6 +140,33 @@ static void test_client_usage(void)
     expect_failure(L"status", 1, "status", "not installed");
 }
 
+/* The protocol commands of the client, against the running driver. */
+static void test_ctl_protocol(void)
+{
+    child_result r;
+
+    expect_success(L"echo \"hello driver\"", "hello driver");
+    expect_success(L"stats", "pool allocations");
+    expect_success(L"stats", "open handles      1");
+    expect_success(L"stats --json", "\"Size\":88,\"OpenHandles\":1,");
+    expect_success(L"fill 16M 0x10", "filled 16777216 bytes, pattern ok");
+    expect_success(L"fill 1", "filled 1 bytes, pattern ok");
+    ctl(L"roundtrip first second third", &r);
+    ok(r.exit_code == 0 && strstr(r.out, "first\r\nsecond\r\nthird\r\n") != NULL,
+       "roundtrip: exit %lu, output: %s%s\n", r.exit_code, r.out, r.err);
+    expect_failure(L"roundtrip 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 "
+                   L"27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 "
+                   L"53 54 55 56 57 58 59 60 61 62 63 64 65",
+                   1, "roundtrip", "at most 64 messages");
+    expect_failure(L"echo \"\"", 2, "TEXT must be", NULL);
+    expect_failure(L"stats --xml", 2, "--xml", NULL);
+    expect_failure(L"fill 0", 2, "SIZE must be", NULL);
+    expect_failure(L"fill 17M", 2, "SIZE must be", NULL);
+    expect_failure(L"fill 4K 0x100000000", 2, "SEED must be", NULL);
+    /* Nothing is left behind by the client: only the stats call's own handle is open. */
+    expect_success(L"stats --json", "\"PoolAllocations\":1,");
+}
+
 /* install, start, talk, stop, uninstall: all through sanctumctl. */
 static void test_ctl_lifecycle(void)
 {
@@ -153,6 +180,7 @@ static void test_ctl_lifecycle(void)
     expect_failure(L"install", 1, "install", "already installed");
     expect_success(L"status", "stopped");
     expect_failure(L"version", 1, "version", "sanctumctl start");
+    expect_failure(L"stats", 1, "stats", "sanctumctl start");
     expect_failure(L"stop", 1, "stop", "not running");
 
     loaded = log_count(LOADED_LINE);
@@ -167,6 +195,7 @@ static void test_ctl_lifecycle(void)
 
     test_get_version();
     test_protocol();
+    test_ctl_protocol();
 
     /* Stop with a handle open and messages queued: unload frees them, nothing leaks. */
     h = device_open(GENERIC_READ | GENERIC_WRITE);
