@@ -139,13 +139,33 @@ $(TEST_CERT) $(TEST_KEY) &: | toolchain/make-test-cert.sh
 	$(call msg,CERT,$(CERT_DIR))
 	$(Q)toolchain/make-test-cert.sh $(CERT_DIR)
 
+# Host unit tests: the driver's IRP-free handlers against a small kernel shim, under ASan/UBSan.
+UNIT_SRC := $(wildcard test/unit/*.c test/unit/shim/*.c) \
+	src/kernel/state.c src/kernel/queue.c src/kernel/ioctl.c
+UNIT_OBJ := $(patsubst %.c,$(HOST_OUT)/unit/%.o,$(UNIT_SRC))
+SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all
+UNIT_CFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror $(SANITIZE) -pthread -MMD -MP \
+	-Itest/unit/shim -Iinclude -Isrc/kernel
+
+$(HOST_OUT)/unit/%.o: %.c
+	$(call msg,HOSTCC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(HOSTCC) $(UNIT_CFLAGS) -c $< -o $@
+
+$(HOST_OUT)/unit-tests: $(UNIT_OBJ)
+	$(call msg,HOSTLD,$@)
+	$(Q)$(HOSTCC) $(SANITIZE) -pthread $^ -o $@
+
+-include $(UNIT_OBJ:.o=.d)
+
 $(HOST_OUT)/pecheck: toolchain/pecheck.c
 	$(call msg,HOSTCC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(HOSTCC) -std=c99 -O2 -Wall -Wextra -Werror $< -o $@
 
 # Every suite prints `<suite>: N passed, M failed`; test/summary.sh adds them up.
-check: $(foreach tc,$(TOOLCHAINS),build-$(tc) $($(tc)_OUT)/test/sanctum-e2e.exe) $(HOST_OUT)/pecheck
+check: $(foreach tc,$(TOOLCHAINS),build-$(tc) $($(tc)_OUT)/test/sanctum-e2e.exe) \
+	$(HOST_OUT)/pecheck $(HOST_OUT)/unit-tests
 	@test/check.sh $(foreach tc,$(TOOLCHAINS),$($(tc)_OUT))
 
 setup:

@@ -22,10 +22,12 @@ shipped=
 for out in "$@"; do shipped="$shipped $out/sanctum.sys $out/sanctumctl.exe"; done
 run docs test/docs.sh
 run build test/build.sh
+run unit test/unit/run.sh build/host/unit-tests
 # shellcheck disable=SC2086
 run pe test/pe/run.sh build/host/pecheck build/cert/sanctum-test.crt $shipped
 for out in "$@"; do
-    run "e2e-$(basename "$out")" test/e2e/run.sh "$out"
+    run "e2e-$(basename "$out")" test/e2e/run.sh e2e "$out"
+    run "stress-$(basename "$out")" test/e2e/run.sh stress "$out"
 done
 
 passed=0 failed=0

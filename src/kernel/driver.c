@@ -87,7 +87,7 @@ static NTSTATUS SanctumDispatchRead(PDEVICE_OBJECT DeviceObject, PIRP Irp)
         status = SanctumRead(state, stack->FileObject->FsContext, buffer,
                              buffer ? stack->Parameters.Read.Length : 0, &information);
     else
-        SanctumRecord(state, status, 0, 0);
+        SanctumRecordRejected(state, &state->Reads, status);
     return SanctumComplete(Irp, status, information);
 }
 
@@ -104,7 +104,7 @@ static NTSTATUS SanctumDispatchWrite(PDEVICE_OBJECT DeviceObject, PIRP Irp)
         status = SanctumWrite(state, stack->FileObject->FsContext, buffer,
                               buffer ? stack->Parameters.Write.Length : 0, &information);
     else
-        SanctumRecord(state, status, 0, 0);
+        SanctumRecordRejected(state, &state->Writes, status);
     return SanctumComplete(Irp, status, information);
 }
 
@@ -138,7 +138,7 @@ static NTSTATUS SanctumDispatchDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP I
     if (NT_SUCCESS(status))
         status = SanctumDeviceControl(state, code, input, inLength, output, outLength, &information);
     else
-        SanctumRecord(state, status, 0, 0);
+        SanctumRecordRejected(state, &state->Ioctls, status);
     return SanctumComplete(Irp, status, information);
 }
 

@@ -48,6 +48,8 @@ PVOID SanctumAllocate(PSANCTUM_STATE State, SIZE_T Bytes);
 VOID SanctumFree(PSANCTUM_STATE State, PVOID Block, SIZE_T Bytes);
 /* Counts one finished request: a failure, or the bytes it took and returned. */
 VOID SanctumRecord(PSANCTUM_STATE State, NTSTATUS Status, ULONG64 BytesIn, ULONG64 BytesOut);
+/* Counts a request refused before its handler ran (its buffer could not be mapped). */
+VOID SanctumRecordRejected(PSANCTUM_STATE State, volatile LONG64 *Requests, NTSTATUS Status);
 VOID SanctumSnapshot(PSANCTUM_STATE State, PSANCTUM_STATS Stats);
 /* Frees every handle still open (DriverUnload, when Wine stops a driver with open handles). */
 VOID SanctumStateRelease(PSANCTUM_STATE State);

@@ -40,6 +40,12 @@ VOID SanctumRecord(PSANCTUM_STATE State, NTSTATUS Status, ULONG64 BytesIn, ULONG
         InterlockedExchangeAdd64(&State->BytesOut, (LONG64)BytesOut);
 }
 
+VOID SanctumRecordRejected(PSANCTUM_STATE State, volatile LONG64 *Requests, NTSTATUS Status)
+{
+    InterlockedIncrement64(Requests);
+    SanctumRecord(State, Status, 0, 0);
+}
+
 /* An atomic read of a counter that other processors update. */
 static ULONG64 SanctumRead64(volatile LONG64 *Counter)
 {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Sanctum's end-to-end suite. It runs under Wine (test/e2e/run.sh) or in a Windows test VM:
- *   sanctum-e2e.exe NAME BIN-DIR LOG-FILE
+ *   sanctum-e2e.exe e2e|stress NAME BIN-DIR LOG-FILE
  * BIN-DIR holds the signed sanctum.sys and sanctumctl.exe; LOG-FILE receives the driver's
  * DbgPrint lines (Wine's stderr). One process drives every scenario, so that Wine keeps the
  * driver's service alive between steps.
@@ -270,16 +270,21 @@ int wmain(int argc, wchar_t **argv)
 {
     char suite[64];
 
-    if (argc != 4) {
-        fprintf(stderr, "usage: sanctum-e2e NAME BIN-DIR LOG-FILE\n");
+    if (argc != 5 || (wcscmp(argv[1], L"e2e") && wcscmp(argv[1], L"stress"))) {
+        fprintf(stderr, "usage: sanctum-e2e e2e|stress NAME BIN-DIR LOG-FILE\n");
         return 2;
     }
-    snprintf(suite, sizeof(suite), "e2e-%ls", argv[1]);
-    wcsncpy(bin_dir, argv[2], ARRAYSIZE(bin_dir) - 1);
+    snprintf(suite, sizeof(suite), "%ls-%ls", argv[1], argv[2]);
+    wcsncpy(bin_dir, argv[3], ARRAYSIZE(bin_dir) - 1);
     _snwprintf(driver_path, ARRAYSIZE(driver_path), L"%ls\\sanctum.sys", bin_dir);
     driver_path[ARRAYSIZE(driver_path) - 1] = 0;
-    log_init(argv[3]);
-    ok(log_count(UNLOADED_LINE) >= 0, "cannot read the log %ls\n", argv[3]);
+    log_init(argv[4]);
+    ok(log_count(UNLOADED_LINE) >= 0, "cannot read the log %ls\n", argv[4]);
+
+    if (!wcscmp(argv[1], L"stress")) {
+        run_stress(driver_path);
+        return e2e_summary(suite);
+    }
 
     /* A run that died half-way must not poison this one. */
     service_remove_quietly(SANCTUM_SERVICE_NAME);

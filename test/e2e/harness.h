@@ -46,5 +46,7 @@ void service_remove_quietly(const wchar_t *name);
 
 /* protocol.c: protocol v1 against a running driver. */
 void test_protocol(void);
+/* stress.c: load/unload cycles, threads, a fuzzer; installs its own service. */
+void run_stress(const wchar_t *driver_path);
 
 #endif

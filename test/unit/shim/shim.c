@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+/* The kernel calls of the host shim: spin locks with IRQL tracking, and a checked pool. */
+#define _POSIX_C_SOURCE 200809L
+#include "shim.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Where Windows would bugcheck. abort() leaves no result line: run.sh reports the death. */
+void shim_die(const char *fmt, ...)
+{
+    va_list ap;
+
+    fflush(stdout);
+    fputs("shim: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    abort();
+}
+
+/* Each thread's IRQL; its address-sized token marks the spin locks it owns. */
+static _Thread_local KIRQL thread_irql = PASSIVE_LEVEL;
+static _Thread_local ULONG thread_locks;
+static _Thread_local char thread_token;
+
+VOID KeInitializeSpinLock(PKSPIN_LOCK SpinLock)
+{
+    __atomic_store_n(SpinLock, 0, __ATOMIC_RELEASE);
+}
+
+VOID KeAcquireSpinLock(PKSPIN_LOCK SpinLock, PKIRQL OldIrql)
+{
+    KSPIN_LOCK me = (KSPIN_LOCK)&thread_token, owner = 0;
+
+    if (thread_irql > DISPATCH_LEVEL)
+        shim_die("KeAcquireSpinLock(%p) at IRQL %u", (void *)SpinLock, thread_irql);
+    while (!__atomic_compare_exchange_n(SpinLock, &owner, me, 0, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED)) {
+        if (owner == me)
+            shim_die("KeAcquireSpinLock(%p): already held by this thread (deadlock)",
+                     (void *)SpinLock);
+        owner = 0;
+        sched_yield();
+    }
+    *OldIrql = thread_irql;
+    thread_irql = DISPATCH_LEVEL;
+    thread_locks++;
+}
+
+VOID KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql)
+{
+    KSPIN_LOCK me = (KSPIN_LOCK)&thread_token;
+
+    if (!__atomic_compare_exchange_n(SpinLock, &me, 0, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+        shim_die("KeReleaseSpinLock(%p): not held by this thread", (void *)SpinLock);
+    if (NewIrql > thread_irql)
+        shim_die("KeReleaseSpinLock(%p) raises IRQL %u to %u", (void *)SpinLock, thread_irql,
+                 NewIrql);
+    thread_irql = NewIrql;
+    thread_locks--;
+}
+
+KIRQL shim_current_irql(VOID)
+{
+    return thread_irql;
+}
+
+ULONG shim_spin_locks_held(VOID)
+{
+    return thread_locks;
+}
+
+/*
+ * The pool ledger: every live block with its size and tag. Blocks come from malloc at their
+ * exact size, so ASan sees any access past the end; a free is checked here before free().
+ */
+typedef struct {
+    PVOID Block;
+    SIZE_T Bytes;
+    ULONG Tag;
+} SHIM_BLOCK;
+
+#define SHIM_MAX_BLOCKS 65536
+static SHIM_BLOCK pool_blocks[SHIM_MAX_BLOCKS];
+static size_t pool_count;
+static ULONG64 pool_bytes;
+static pthread_mutex_t pool_mutex = PTHREAD_MUTEX_INITIALIZER;
+/* Allocations left before the injected failure; it fails when the count passes 0. */
+static LONG64 pool_fail_countdown = -1;
+static ULONG64 pool_injected;
+
+static void tag_text(ULONG Tag, char text[5])
+{
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        unsigned char c = (unsigned char)(Tag >> (8 * i));
+        text[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    text[4] = 0;
+}
+
+PVOID ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
+{
+    PVOID block;
+
+    if (PoolType != NonPagedPoolNx)
+        shim_die("ExAllocatePoolWithTag: pool type %d is not supported", (int)PoolType);
+    if (thread_irql > DISPATCH_LEVEL)
+        shim_die("ExAllocatePoolWithTag at IRQL %u", thread_irql);
+    if (__atomic_fetch_sub(&pool_fail_countdown, 1, __ATOMIC_SEQ_CST) == 0) {
+        __atomic_add_fetch(&pool_injected, 1, __ATOMIC_SEQ_CST);
+        return NULL;
+    }
+    block = malloc(NumberOfBytes ? NumberOfBytes : 1);
+    if (!block)
+        return NULL;
+    /* Pool is not zeroed: code that reads what it never wrote sees this pattern. */
+    memset(block, 0xA5, NumberOfBytes);
+
+    pthread_mutex_lock(&pool_mutex);
+    if (pool_count == SHIM_MAX_BLOCKS)
+        shim_die("ExAllocatePoolWithTag: more than %d live blocks", SHIM_MAX_BLOCKS);
+    pool_blocks[pool_count].Block = block;
+    pool_blocks[pool_count].Bytes = NumberOfBytes;
+    pool_blocks[pool_count].Tag = Tag;
+    pool_count++;
+    pool_bytes += NumberOfBytes;
+    pthread_mutex_unlock(&pool_mutex);
+    return block;
+}
+
+VOID ExFreePoolWithTag(PVOID P, ULONG Tag)
+{
+    char want[5], got[5];
+    size_t i;
+
+    if (thread_irql > DISPATCH_LEVEL)
+        shim_die("ExFreePoolWithTag(%p) at IRQL %u", P, thread_irql);
+    pthread_mutex_lock(&pool_mutex);
+    for (i = 0; i < pool_count; i++)
+        if (pool_blocks[i].Block == P)
+            break;
+    if (i == pool_count)
+        shim_die("ExFreePoolWithTag(%p): not a live pool block (double free, or never allocated)",
+                 P);
+    if (pool_blocks[i].Tag != Tag) {
+        tag_text(pool_blocks[i].Tag, want);
+        tag_text(Tag, got);
+        shim_die("ExFreePoolWithTag(%p): allocated with tag '%s', freed with tag '%s'", P, want,
+                 got);
+    }
+    pool_bytes -= pool_blocks[i].Bytes;
+    pool_blocks[i] = pool_blocks[--pool_count];
+    pthread_mutex_unlock(&pool_mutex);
+    free(P);
+}
+
+ULONG64 shim_pool_outstanding(ULONG64 *Bytes)
+{
+    ULONG64 count;
+
+    pthread_mutex_lock(&pool_mutex);
+    count = pool_count;
+    if (Bytes)
+        *Bytes = pool_bytes;
+    pthread_mutex_unlock(&pool_mutex);
+    return count;
+}
+
+VOID shim_pool_report(VOID)
+{
+    char tag[5];
+    size_t i;
+
+    pthread_mutex_lock(&pool_mutex);
+    for (i = 0; i < pool_count; i++) {
+        tag_text(pool_blocks[i].Tag, tag);
+        fprintf(stderr, "shim: outstanding pool block %p, %zu bytes, tag '%s'\n",
+                pool_blocks[i].Block, (size_t)pool_blocks[i].Bytes, tag);
+    }
+    pthread_mutex_unlock(&pool_mutex);
+}
+
+VOID shim_fail_allocation_after(LONG64 n)
+{
+    __atomic_store_n(&pool_fail_countdown, n < 0 ? -1 : n, __ATOMIC_SEQ_CST);
+}
+
+ULONG64 shim_injected_failures(VOID)
+{
+    return __atomic_load_n(&pool_injected, __ATOMIC_SEQ_CST);
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/* The host unit tests' checks and the calls into the driver that every test uses. */
+#ifndef SANCTUM_UNIT_H
+#define SANCTUM_UNIT_H
+
+#include "sanctum.h"
+#include "shim.h"
+
+/* One line per check, Wine-test style: `ok(cond, "got %u\n", x)`. Thread-safe. */
+#define ok(cond, ...) ok_(__FILE__, __LINE__, (cond), __VA_ARGS__)
+int ok_(const char *file, int line, int cond, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Prints `unit: N passed, M failed`; returns the exit status. */
+int unit_summary(void);
+
+#define U64(x) ((unsigned long long)(x))
+#define ST(x) ((unsigned)(x)) /* an NTSTATUS for %08x */
+
+/* Output buffers are filled with this before a call: bytes still equal to it were not written. */
+#define CANARY 0xCC
+/* What *Information holds before a call, so that a handler that never sets it is seen. */
+#define INFO_UNSET ((ULONG_PTR)0xDEADBEEF)
+
+/* queue.c's private message layout, mirrored: its size is what PoolBytes counts per message. */
+typedef struct {
+    LIST_ENTRY Link;
+    ULONG Length;
+    UCHAR Data[ANYSIZE_ARRAY];
+} UNIT_MESSAGE;
+#define MESSAGE_BYTES(n) ((ULONG64)FIELD_OFFSET(UNIT_MESSAGE, Data) + (ULONG64)(n))
+#define HANDLE_BYTES ((ULONG64)sizeof(SANCTUM_HANDLE))
+
+/* malloc that cannot fail; exactly n bytes, so that ASan sees any access past them. */
+void *xmalloc(size_t n);
+/* xmalloc(n) filled with CANARY. */
+UCHAR *canary_buffer(size_t n);
+/* Index of the first byte in [from, to) that is not CANARY, or -1. */
+long first_written(const UCHAR *buf, size_t from, size_t to);
+/* Deterministic contents: byte i is a function of seed and i. */
+void pattern(UCHAR *buf, size_t n, ULONG seed);
+
+/* The driver's calls, with *Information preset to INFO_UNSET and a check that each returns
+ * at PASSIVE_LEVEL holding no spin lock. */
+NTSTATUS dc(PSANCTUM_STATE st, ULONG code, const void *in, ULONG in_len, void *out,
+            ULONG out_len, ULONG_PTR *info);
+NTSTATUS wr(PSANCTUM_STATE st, PSANCTUM_HANDLE h, const void *data, ULONG len, ULONG_PTR *info);
+NTSTATUS rd(PSANCTUM_STATE st, PSANCTUM_HANDLE h, void *buf, ULONG len, ULONG_PTR *info);
+PSANCTUM_HANDLE open_ok(PSANCTUM_STATE st);
+/* CLEANUP then CLOSE, as the I/O manager sends them. */
+void close_h(PSANCTUM_STATE st, PSANCTUM_HANDLE h);
+SANCTUM_STATS snap(PSANCTUM_STATE st);
+
+/* Every counter of got against exp. */
+#define check_stats(got, exp) check_stats_(__FILE__, __LINE__, (got), (exp))
+void check_stats_(const char *file, int line, const SANCTUM_STATS *got, const SANCTUM_STATS *exp);
+/* The state's PoolAllocations/PoolBytes and the shim's ledger both equal blocks/bytes
+ * (single-threaded: the state is then the pool's only user). */
+#define check_pool(st, blocks, bytes) check_pool_(__FILE__, __LINE__, (st), (blocks), (bytes))
+void check_pool_(const char *file, int line, PSANCTUM_STATE st, ULONG64 blocks, ULONG64 bytes);
+/* The end of a scenario: no handle open, nothing in the pool (state and ledger), then
+ * SanctumStateRelease as DriverUnload would call it. */
+#define end_scenario(st) end_scenario_(__FILE__, __LINE__, (st))
+void end_scenario_(const char *file, int line, PSANCTUM_STATE st);
+
+/* The suites: unit.c (the shim itself), test_ioctl.c, test_queue.c, test_threads.c. */
+void test_shim(void);
+void test_version(void);
+void test_echo(void);
+void test_stats(void);
+void test_fill(void);
+void test_unknown(void);
+void test_queue(void);
+void test_allocation_failures(void);
+void test_concurrency(void);
+
+#endif
