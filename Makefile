@@ -81,7 +81,7 @@ endif
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
 .SUFFIXES:
-.PHONY: all check clean distclean setup help
+.PHONY: all check analyze clean distclean setup help
 
 # Rules for one toolchain: objects, unsigned links, then signing as the last step.
 define toolchain_rules
@@ -166,7 +166,11 @@ $(HOST_OUT)/pecheck: toolchain/pecheck.c
 # Every suite prints `<suite>: N passed, M failed`; test/summary.sh adds them up.
 check: $(foreach tc,$(TOOLCHAINS),build-$(tc) $($(tc)_OUT)/test/sanctum-e2e.exe) \
 	$(HOST_OUT)/pecheck $(HOST_OUT)/unit-tests
-	@test/check.sh $(foreach tc,$(TOOLCHAINS),$($(tc)_OUT))
+	@DDK_INCLUDE=$(DDK_INCLUDE) test/check.sh $(foreach tc,$(TOOLCHAINS),$($(tc)_OUT))
+
+# clang's static analyzer and cppcheck over driver and client (also part of check).
+analyze:
+	@test/analyze.sh $(DDK_INCLUDE)
 
 setup:
 	@toolchain/setup.sh
@@ -183,6 +187,7 @@ help:
 	@echo 'Targets:'
 	@echo '  all        build and sign sanctum.sys and sanctumctl.exe (default)'
 	@echo '  check      build with every toolchain and run every test suite'
+	@echo '  analyze    clang static analyzer and cppcheck over driver and client'
 	@echo '  setup      install the Debian/Ubuntu packages the build and tests need'
 	@echo '  clean      remove build outputs (keeps the test certificate in $(CERT_DIR))'
 	@echo '  distclean  remove all of $(BUILD)/, test certificate included'

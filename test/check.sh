@@ -22,6 +22,7 @@ shipped=
 for out in "$@"; do shipped="$shipped $out/sanctum.sys $out/sanctumctl.exe"; done
 run docs test/docs.sh
 run build test/build.sh
+run analyze test/analyze.sh "${DDK_INCLUDE:-/usr/share/mingw-w64/include/ddk}"
 run unit test/unit/run.sh build/host/unit-tests
 # shellcheck disable=SC2086
 run pe test/pe/run.sh build/host/pecheck build/cert/sanctum-test.crt $shipped

@@ -42,7 +42,6 @@ NTSTATUS SanctumOpen(PSANCTUM_STATE State, PSANCTUM_HANDLE *Handle)
 static VOID SanctumDrain(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle)
 {
     LIST_ENTRY detached;
-    PSANCTUM_MESSAGE message;
     KIRQL irql;
 
     InitializeListHead(&detached);
@@ -58,7 +57,8 @@ static VOID SanctumDrain(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle)
     KeReleaseSpinLock(&Handle->Lock, irql);
 
     while (!IsListEmpty(&detached)) {
-        message = CONTAINING_RECORD(RemoveHeadList(&detached), SANCTUM_MESSAGE, Link);
+        PSANCTUM_MESSAGE message =
+            CONTAINING_RECORD(RemoveHeadList(&detached), SANCTUM_MESSAGE, Link);
         SanctumFree(State, message, SanctumMessageSize(message->Length));
     }
 }

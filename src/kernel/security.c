@@ -6,9 +6,10 @@
  */
 #include "sanctum.h"
 
-/* Room for S-1-5-32-544, the longer of our two SIDs. */
+/* Room for S-1-5-32-544, the longer of our two SIDs; Bytes only sizes the union. */
 typedef union {
     SID Sid;
+    // cppcheck-suppress unusedStructMember
     UCHAR Bytes[FIELD_OFFSET(SID, SubAuthority) + 2 * sizeof(ULONG)];
 } SANCTUM_SID;
 

@@ -71,11 +71,12 @@ VOID SanctumSnapshot(PSANCTUM_STATE State, PSANCTUM_STATS Stats)
 
 VOID SanctumStateRelease(PSANCTUM_STATE State)
 {
-    PLIST_ENTRY entry;
     KIRQL irql;
 
     /* Windows defers unload until every handle is closed; Wine does not, so free them here. */
     for (;;) {
+        PLIST_ENTRY entry;
+
         KeAcquireSpinLock(&State->HandlesLock, &irql);
         entry = IsListEmpty(&State->Handles) ? NULL : State->Handles.Flink;
         KeReleaseSpinLock(&State->HandlesLock, irql);
