@@ -4,6 +4,8 @@
 ARCH ?= x64
 TOOLCHAIN ?= clang
 TOOLCHAINS := clang gcc
+# A fork renames everything here: files, service, device, link, log prefix and pool tag.
+DRIVER_NAME ?= sanctum
 V ?= 0
 
 include toolchain/host.mk
@@ -19,9 +21,27 @@ HOST_OUT := $(BUILD)/host
 CERT_DIR := $(BUILD)/cert
 HOSTCC ?= cc
 
+# The names a fork changes with DRIVER_NAME (4 to 32 of a-z, 0-9; starting with a letter).
+ifeq ($(shell printf '%s' '$(DRIVER_NAME)' | grep -Ex '[a-z][a-z0-9]{3,31}'),)
+$(error DRIVER_NAME=$(DRIVER_NAME): use 4 to 32 lower-case letters and digits, starting with a letter)
+endif
+DISPLAY_NAME := $(shell printf '%s' '$(DRIVER_NAME)' | sed 's/^./\U&/')
+DEVICE_NAME := $(DISPLAY_NAME)EDR
+SYS := $(DRIVER_NAME).sys
+CTL := $(DRIVER_NAME)ctl.exe
+# The pool tag is the first four characters, as the ULONG the WDK's 'cnaS' convention gives.
+POOL_TAG := 0x$(shell printf '%s' '$(DISPLAY_NAME)' | head -c 4 | od -An -tx1 | awk '{print $$4 $$3 $$2 $$1}')
+ifneq ($(DRIVER_NAME),sanctum)
+NAME_SUFFIX := -$(DRIVER_NAME)
+NAME_DEFINES := -DSANCTUM_SERVICE_NAME='L"$(DISPLAY_NAME)"' -DSANCTUM_DEVICE_BASENAME='L"$(DEVICE_NAME)"' \
+	-DSANCTUM_LOG_PREFIX='"$(DRIVER_NAME)"' -DSANCTUM_POOL_TAG=$(POOL_TAG) \
+	-DSANCTUM_DRIVER_FILE='L"$(SYS)"' -DSANCTUM_CTL_FILE='L"$(CTL)"' \
+	-DSANCTUM_CERT_FILE='L"$(DRIVER_NAME)-test.cer"' -DSANCTUM_DISPLAY_NAME='L"$(DISPLAY_NAME) driver"'
+endif
+
 # Signing identity: the generated test certificate unless CERT/KEY or PFX is given.
-TEST_CERT := $(CERT_DIR)/sanctum-test.crt
-TEST_KEY := $(CERT_DIR)/sanctum-test.key
+TEST_CERT := $(CERT_DIR)/$(DRIVER_NAME)-test.crt
+TEST_KEY := $(CERT_DIR)/$(DRIVER_NAME)-test.key
 ifneq ($(PFX),)
 SIGN_ARGS := --pfx $(PFX)
 SIGN_DEPS := $(PFX)
@@ -47,19 +67,24 @@ Q := @
 msg = @printf '  %-7s %s\n' '$(1)' '$(2)'
 endif
 
-COMMON_CFLAGS := -std=c11 -O2 -Wall -Wextra -Werror -Iinclude -MMD -MP
+# Optimized and with debug information, which the link moves out of the shipped binaries.
+COMMON_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -Iinclude -MMD -MP $(NAME_DEFINES)
 # Freestanding kernel code: no CRT, no stack cookies or __chkstk (ntoskrnl exports neither
 # in a form we can call), DDK headers as system headers (they trip -Wpragma-pack otherwise).
+# x64 Windows unwinds every kernel frame through .pdata; -ffreestanding would drop it.
 KERNEL_CFLAGS := $(COMMON_CFLAGS) -ffreestanding -fno-stack-protector -mno-stack-arg-probe \
-	-isystem $(DDK_INCLUDE)
+	-fasynchronous-unwind-tables -isystem $(DDK_INCLUDE)
 KERNEL_LDFLAGS := -nostdlib -shared -Wl,--subsystem,native -Wl,--entry,DriverEntry \
 	-Wl,--image-base,0x140000000 -Wl,--dynamicbase -Wl,--nxcompat -Wl,--high-entropy-va \
-	-Wl,--file-alignment,0x200 -Wl,--section-alignment,0x1000 -Wl,--exclude-all-symbols -s
+	-Wl,--file-alignment,0x200 -Wl,--section-alignment,0x1000 -Wl,--exclude-all-symbols
 KERNEL_LIBS := -lntoskrnl -lhal
 USER_CFLAGS := $(COMMON_CFLAGS) -municode -DUNICODE -D_UNICODE
 USER_LDFLAGS := -municode -Wl,--subsystem,console -Wl,--dynamicbase -Wl,--nxcompat \
-	-Wl,--high-entropy-va -s
+	-Wl,--high-entropy-va
 USER_LIBS := -ladvapi32
+# What the VERSIONINFO resources say; each toolchain's resource compiler quotes them itself.
+RC_VERSION := $(VERSION)
+RC_PRODUCT := $(DISPLAY_NAME)
 
 KERNEL_SRC := $(wildcard src/kernel/*.c)
 USER_SRC := $(wildcard src/user/*.c)
@@ -69,7 +94,8 @@ E2E_SRC := $(wildcard test/e2e/*.c)
 need = $(if $(shell command -v $(1) 2>/dev/null),,$(error $(1) not found: install $(2), or run make setup))
 BUILD_GOALS := $(filter-out help setup clean distclean,$(or $(MAKECMDGOALS),all))
 ifneq ($(BUILD_GOALS),)
-NEED_TOOLCHAINS := $(if $(filter check check-%,$(BUILD_GOALS)),$(TOOLCHAINS),$(TOOLCHAIN))
+NEED_TOOLCHAINS := $(if $(filter check repro-check,$(BUILD_GOALS)),$(TOOLCHAINS),\
+	$(sort $(TOOLCHAIN) $(if $(filter dist,$(BUILD_GOALS)),clang)))
 $(foreach tc,$(NEED_TOOLCHAINS),$(foreach t,$($(tc)_TOOLS),$(call need,$(t),$($(tc)_PACKAGE))))
 $(foreach tc,$(NEED_TOOLCHAINS),$(foreach f,$($(tc)_FILES),$(if $(wildcard $(f)),,$(error $(f) not found: install $($(tc)_PACKAGE), or run make setup))))
 $(call need,osslsigncode,$(PKG_SIGN))
@@ -81,15 +107,19 @@ endif
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
 .SUFFIXES:
-.PHONY: all check analyze clean distclean setup help
+.PHONY: all check analyze repro-check dist clean distclean setup help compile_commands.json
 
-# Rules for one toolchain: objects, unsigned links, then signing as the last step.
+# Rules for one toolchain: objects, resources, unsigned links (debug information moved out
+# to a PDB or a .debug file), then signing as the last step that touches the bytes.
 define toolchain_rules
-$(1)_OUT := $(BUILD)/$(ARCH)-$(1)
+$(1)_OUT := $(BUILD)/$(ARCH)-$(1)$(NAME_SUFFIX)
 $(1)_KOBJ := $$(patsubst src/kernel/%.c,$$($(1)_OUT)/obj/kernel/%.o,$(KERNEL_SRC))
 $(1)_UOBJ := $$(patsubst src/user/%.c,$$($(1)_OUT)/obj/user/%.o,$(USER_SRC))
+$(1)_KRES := $$($(1)_OUT)/obj/kernel/version$$($(1)_RES)
+$(1)_URES := $$($(1)_OUT)/obj/user/version$$($(1)_RES)
 $(1)_EOBJ := $$(patsubst test/e2e/%.c,$$($(1)_OUT)/obj/e2e/%.o,$(E2E_SRC))
-$(1)_SHIPPED := $$($(1)_OUT)/sanctum.sys $$($(1)_OUT)/sanctumctl.exe
+$(1)_SHIPPED := $$($(1)_OUT)/$(SYS) $$($(1)_OUT)/$(CTL)
+$(1)_DEBUG := $$(call $(1)_debug_file,$$($(1)_OUT)/$(SYS)) $$(call $(1)_debug_file,$$($(1)_OUT)/$(CTL))
 
 $$($(1)_OUT)/obj/kernel/%.o: src/kernel/%.c
 	$$(call msg,CC,$$@)
@@ -106,27 +136,41 @@ $$($(1)_OUT)/obj/e2e/%.o: test/e2e/%.c
 	@mkdir -p $$(@D)
 	$(Q)$$($(1)_CC) $$($(1)_CFLAGS) $(USER_CFLAGS) -c $$< -o $$@
 
-$$($(1)_OUT)/unsigned/sanctum.sys: $$($(1)_KOBJ)
-	$$(call msg,LINK,$$@)
+$$($(1)_KRES): toolchain/version.rc include/sanctum/version.h
+	$$(call msg,RC,$$@)
 	@mkdir -p $$(@D)
-	$(Q)$$($(1)_CC) $$($(1)_KERNEL_LDFLAGS) $(KERNEL_LDFLAGS) $$^ $(KERNEL_LIBS) -o $$@
+	$(Q)$$(call $(1)_rc,$$<,$$@,$(SYS),driver,3,7)
 
-$$($(1)_OUT)/unsigned/sanctumctl.exe: $$($(1)_UOBJ)
-	$$(call msg,LINK,$$@)
+$$($(1)_URES): toolchain/version.rc include/sanctum/version.h
+	$$(call msg,RC,$$@)
 	@mkdir -p $$(@D)
-	$(Q)$$($(1)_CC) $$($(1)_USER_LDFLAGS) $(USER_LDFLAGS) $$^ $(USER_LIBS) -o $$@
+	$(Q)$$(call $(1)_rc,$$<,$$@,$(CTL),control program,1,0)
+
+$$($(1)_OUT)/unsigned/$(SYS) $$(call $(1)_debug_file,$$($(1)_OUT)/$(SYS)) &: $$($(1)_KOBJ) $$($(1)_KRES)
+	$$(call msg,LINK,$$@)
+	@mkdir -p $$($(1)_OUT)/unsigned
+	$(Q)$$($(1)_CC) $$($(1)_KERNEL_LDFLAGS) $(KERNEL_LDFLAGS) $$^ $(KERNEL_LIBS) \
+		$$(call $(1)_link_debug,$$($(1)_OUT)/$(SYS)) -o $$($(1)_OUT)/unsigned/$(SYS)
+	$(Q)$$(call $(1)_split_debug,$$($(1)_OUT)/unsigned/$(SYS),$$($(1)_OUT)/$(SYS))
+
+$$($(1)_OUT)/unsigned/$(CTL) $$(call $(1)_debug_file,$$($(1)_OUT)/$(CTL)) &: $$($(1)_UOBJ) $$($(1)_URES)
+	$$(call msg,LINK,$$@)
+	@mkdir -p $$($(1)_OUT)/unsigned
+	$(Q)$$($(1)_CC) $$($(1)_USER_LDFLAGS) $(USER_LDFLAGS) $$^ $(USER_LIBS) \
+		$$(call $(1)_link_debug,$$($(1)_OUT)/$(CTL)) -o $$($(1)_OUT)/unsigned/$(CTL)
+	$(Q)$$(call $(1)_split_debug,$$($(1)_OUT)/unsigned/$(CTL),$$($(1)_OUT)/$(CTL))
 
 $$($(1)_OUT)/test/sanctum-e2e.exe: $$($(1)_EOBJ)
 	$$(call msg,LINK,$$@)
 	@mkdir -p $$(@D)
-	$(Q)$$($(1)_CC) $$($(1)_USER_LDFLAGS) $(USER_LDFLAGS) $$^ $(USER_LIBS) -o $$@
+	$(Q)$$($(1)_CC) $$($(1)_USER_LDFLAGS) $(USER_LDFLAGS) -s $$^ $(USER_LIBS) -o $$@
 
 $$($(1)_SHIPPED): $$($(1)_OUT)/%: $$($(1)_OUT)/unsigned/% toolchain/sign.sh $(SIGN_DEPS)
 	$$(call msg,SIGN,$$@)
 	$(Q)toolchain/sign.sh $(SIGN_ARGS) --cafile $(CAFILE) $$< $$@
 
 .PHONY: build-$(1)
-build-$(1): $$($(1)_SHIPPED)
+build-$(1): $$($(1)_SHIPPED) $$($(1)_DEBUG)
 
 -include $$($(1)_KOBJ:.o=.d) $$($(1)_UOBJ:.o=.d) $$($(1)_EOBJ:.o=.d)
 endef
@@ -137,7 +181,7 @@ all: build-$(TOOLCHAIN)
 # Made once: a new certificate would have to be trusted again in every test VM.
 $(TEST_CERT) $(TEST_KEY) &: | toolchain/make-test-cert.sh
 	$(call msg,CERT,$(CERT_DIR))
-	$(Q)toolchain/make-test-cert.sh $(CERT_DIR)
+	$(Q)toolchain/make-test-cert.sh $(CERT_DIR) $(DRIVER_NAME)
 
 # Host unit tests: the driver's IRP-free handlers against a small kernel shim, under ASan/UBSan.
 UNIT_SRC := $(wildcard test/unit/*.c test/unit/shim/*.c) \
@@ -172,11 +216,29 @@ check: $(foreach tc,$(TOOLCHAINS),build-$(tc) $($(tc)_OUT)/test/sanctum-e2e.exe)
 analyze:
 	@test/analyze.sh $(DDK_INCLUDE)
 
+# The bundle for a test VM, from the clang build (its PDBs are what WinDbg reads).
+DIST_ZIP := $(BUILD)/dist/$(DRIVER_NAME)-$(VERSION)-$(ARCH).zip
+DIST_FILES := $(clang_SHIPPED) $(clang_DEBUG)
+dist: $(DIST_ZIP)
+$(DIST_ZIP): $(DIST_FILES) $(CAFILE) toolchain/make-dist.sh $(wildcard toolchain/dist/*)
+	$(call msg,ZIP,$@)
+	@mkdir -p $(@D)
+	$(Q)toolchain/make-dist.sh $@ $(DRIVER_NAME) $(DISPLAY_NAME) $(VERSION) $(CAFILE) $(DIST_FILES)
+
+# For editors and clangd: every compile of a full rebuild, recorded by bear.
+compile_commands.json:
+	$(call need,bear,bear (apt))
+	bear --output $@ -- $(MAKE) --no-print-directory -B build-$(TOOLCHAIN)
+
+# Two clean builds in two directories must give identical bytes (also part of check).
+repro-check:
+	@test/repro.sh
+
 setup:
 	@toolchain/setup.sh
 
 clean:
-	rm -rf $(foreach tc,$(TOOLCHAINS),$($(tc)_OUT)) $(HOST_OUT) $(BUILD)/check $(BUILD)/wine
+	rm -rf $(filter-out $(CERT_DIR),$(wildcard $(BUILD)/*))
 
 distclean:
 	rm -rf $(BUILD)
@@ -188,6 +250,9 @@ help:
 	@echo '  all        build and sign sanctum.sys and sanctumctl.exe (default)'
 	@echo '  check      build with every toolchain and run every test suite'
 	@echo '  analyze    clang static analyzer and cppcheck over driver and client'
+	@echo '  repro-check  two clean builds in two directories give identical binaries'
+	@echo '  dist       build/dist/$(DRIVER_NAME)-$(VERSION)-$(ARCH).zip: the bundle for a test VM'
+	@echo '  compile_commands.json  the compile database for editors (clangd), made with bear'
 	@echo '  setup      install the Debian/Ubuntu packages the build and tests need'
 	@echo '  clean      remove build outputs (keeps the test certificate in $(CERT_DIR))'
 	@echo '  distclean  remove all of $(BUILD)/, test certificate included'
@@ -195,6 +260,10 @@ help:
 	@echo 'Variables:'
 	@echo '  TOOLCHAIN=clang|gcc   compiler and linker (default clang); outputs in $(BUILD)/$(ARCH)-$$TOOLCHAIN/'
 	@echo '  ARCH=x64              target architecture'
+	@echo '  DRIVER_NAME=name      rename the driver for a fork: files, service, device, link,'
+	@echo '                        log prefix and pool tag follow (default sanctum)'
 	@echo '  CERT=crt.pem KEY=key.pem   sign with your own certificate (CAFILE= to verify against another CA)'
 	@echo '  PFX=file.pfx CAFILE=ca.pem sign with a PKCS#12 file (password file in $$PFX_PASSWORD_FILE if any)'
 	@echo '  V=1                   show full commands'
+	@echo '  SOURCE_DATE_EPOCH=t   the timestamp of the files in the dist zip'
+	@echo '  FUZZ_TIME=s           how long make fuzz runs (default 60)'

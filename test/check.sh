@@ -24,12 +24,17 @@ run docs test/docs.sh
 run build test/build.sh
 run analyze test/analyze.sh "${DDK_INCLUDE:-/usr/share/mingw-w64/include/ddk}"
 run unit test/unit/run.sh build/host/unit-tests
+run repro test/repro.sh
+run dist test/dist.sh build/host/pecheck
 # shellcheck disable=SC2086
 run pe test/pe/run.sh build/host/pecheck build/cert/sanctum-test.crt $shipped
 for out in "$@"; do
     run "e2e-$(basename "$out")" test/e2e/run.sh e2e "$out"
     run "stress-$(basename "$out")" test/e2e/run.sh stress "$out"
 done
+# A fork's renamed driver builds, and loads and answers under Wine like ours.
+run fork test/fork.sh
+run e2e-x64-clang-forkdemo test/e2e/run.sh e2e build/x64-clang-forkdemo
 
 passed=0 failed=0
 for log in "$logs"/*.log; do

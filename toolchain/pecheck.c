@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * pecheck: check that a PE32+ image has the properties we ship with (format,
- * machine, subsystem, entry point, checksum, W^X, relocations, NX/ASLR,
+ * machine, subsystem, entry point, checksum, W^X, relocations, unwind data, NX/ASLR,
  * section alignment, imports, certificate table). Host tool, C99 + libc only.
  * The input is untrusted: the whole file is read into memory and every offset
  * taken from it is bounds-checked before use.
@@ -13,7 +13,7 @@
  * unreadable or malformed file.
  *
  * TEST SUPPORT ONLY (for test/pe/run.sh, not a shipping feature):
- *   pecheck --mutate checksum|wx|nx|nosig IN OUT
+ *   pecheck --mutate checksum|wx|nx|nounwind|nosig IN OUT
  * writes a copy of IN with exactly one property broken; the checksum is
  * recomputed when IN's was valid, so only the targeted check should fail.
  */
@@ -39,7 +39,9 @@ enum { RC_OK = 0, RC_FAIL = 1, RC_ERROR = 2 };
 #define DLLCHAR_DYNAMIC_BASE 0x0040u
 #define DLLCHAR_NX_COMPAT 0x0100u
 #define DIR_IMPORT 1u
+#define DIR_EXCEPTION 3u
 #define DIR_SECURITY 4u
+#define RUNTIME_FUNCTION_SIZE 12u
 #define DIR_BASERELOC 5u
 #define SUBSYSTEM_NATIVE 1u
 #define SUBSYSTEM_CONSOLE 3u
@@ -547,6 +549,20 @@ static void check_relocs(struct image *im)
         report(im, 1, "relocations", "%lu bytes", (unsigned long)d.size);
 }
 
+/* x64 Windows unwinds every frame through .pdata: without it an exception is a bugcheck. */
+static void check_unwind(struct image *im)
+{
+    struct dir d = get_dir(im, DIR_EXCEPTION);
+
+    if (d.rva == 0 || d.size == 0)
+        report(im, 0, "unwind data", "exception directory (.pdata) is empty");
+    else if (d.size % RUNTIME_FUNCTION_SIZE)
+        report(im, 0, "unwind data", "exception directory size %lu is not a multiple of %u",
+               (unsigned long)d.size, RUNTIME_FUNCTION_SIZE);
+    else
+        report(im, 1, "unwind data", "%lu functions", (unsigned long)(d.size / RUNTIME_FUNCTION_SIZE));
+}
+
 static void check_dllchar(struct image *im)
 {
     uint16_t dc = rd16(im, im->opt + OH_DLLCHAR);
@@ -735,6 +751,7 @@ static int check_file(const char *path, const struct opts *o)
         check_checksum(&im);
         check_wx(&im);
         check_relocs(&im);
+        check_unwind(&im);
         check_dllchar(&im);
         check_alignment(&im, o);
         check_imports(&im, o);
@@ -776,6 +793,9 @@ static int mutate(const char *mode, const char *in, const char *out)
         } else {
             err = wr16(&im, im.opt + OH_DLLCHAR, (uint16_t)(dc & ~DLLCHAR_NX_COMPAT));
         }
+    } else if (strcmp(mode, "nounwind") == 0) {
+        uint64_t e = (uint64_t)im.opt + OPT_FIXED_SIZE + (uint64_t)DIR_EXCEPTION * 8;
+        err = wr32(&im, e, 0) || wr32(&im, e + 4, 0);
     } else if (strcmp(mode, "nosig") == 0) {
         struct dir d = get_dir(&im, DIR_SECURITY);
         uint64_t e = (uint64_t)im.opt + OPT_FIXED_SIZE + (uint64_t)DIR_SECURITY * 8;
@@ -786,7 +806,7 @@ static int mutate(const char *mode, const char *in, const char *out)
             err = wr32(&im, e, 0) || wr32(&im, e + 4, 0);
         }
     } else {
-        fprintf(stderr, "pecheck: --mutate: unknown mode '%s' (checksum|wx|nx|nosig)\n", mode);
+        fprintf(stderr, "pecheck: --mutate: unknown mode '%s' (checksum|wx|nx|nounwind|nosig)\n", mode);
         err = -1;
     }
     if (!err && valid)

@@ -16,10 +16,22 @@
  */
 #define SANCTUM_DEVICE_TYPE 0x8A5Cu
 
-#define SANCTUM_NT_DEVICE_NAME   L"\\Device\\SanctumEDR"
-#define SANCTUM_DOS_DEVICE_NAME  L"\\??\\SanctumEDR"
-#define SANCTUM_USER_DEVICE_PATH L"\\\\.\\SanctumEDR"
-#define SANCTUM_SERVICE_NAME     L"Sanctum"
+/*
+ * The names. A fork renames them all at once with the Makefile's DRIVER_NAME, which defines
+ * the SANCTUM_DEVICE_BASENAME, SANCTUM_SERVICE_NAME and SANCTUM_LOG_PREFIX below.
+ */
+#ifndef SANCTUM_DEVICE_BASENAME
+#define SANCTUM_DEVICE_BASENAME L"SanctumEDR"
+#endif
+#ifndef SANCTUM_SERVICE_NAME
+#define SANCTUM_SERVICE_NAME L"Sanctum"
+#endif
+#ifndef SANCTUM_LOG_PREFIX
+#define SANCTUM_LOG_PREFIX "sanctum" /* every DbgPrint line of the driver starts "sanctum: " */
+#endif
+#define SANCTUM_NT_DEVICE_NAME   L"\\Device\\" SANCTUM_DEVICE_BASENAME
+#define SANCTUM_DOS_DEVICE_NAME  L"\\??\\" SANCTUM_DEVICE_BASENAME
+#define SANCTUM_USER_DEVICE_PATH L"\\\\.\\" SANCTUM_DEVICE_BASENAME
 
 /* Bumped on any incompatible change to the codes or structures below. */
 #define SANCTUM_PROTOCOL_VERSION 1

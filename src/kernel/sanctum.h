@@ -10,12 +10,14 @@
 #include <sanctum/ioctl.h>
 
 /* 'Sanc' as the WDK's multi-character constant 'cnaS' spells it, without -Wmultichar. */
+#ifndef SANCTUM_POOL_TAG
 #define SANCTUM_POOL_TAG \
     ((ULONG)'S' | ((ULONG)'a' << 8) | ((ULONG)'n' << 16) | ((ULONG)'c' << 24))
+#endif
 
 /* DbgPrintEx with the component and prefix every line of ours carries. */
 #define SanctumLog(Level, Fmt, ...) \
-    DbgPrintEx(DPFLTR_IHVDRIVER_ID, (Level), "sanctum: " Fmt "\n", ##__VA_ARGS__)
+    DbgPrintEx(DPFLTR_IHVDRIVER_ID, (Level), SANCTUM_LOG_PREFIX ": " Fmt "\n", ##__VA_ARGS__)
 
 /* The device's state, in its device extension. Counters change only through Interlocked*. */
 typedef struct _SANCTUM_STATE {

@@ -10,8 +10,8 @@
 
 #include <string.h>
 
-#define LOADED_LINE "sanctum: loaded, version " SANCTUM_VERSION_STRING ", protocol 1"
-#define UNLOADED_LINE "sanctum: unloaded"
+#define LOADED_LINE SANCTUM_LOG_PREFIX ": loaded, version " SANCTUM_VERSION_STRING ", protocol 1"
+#define UNLOADED_LINE SANCTUM_LOG_PREFIX ": unloaded"
 #define NOTHING_LEAKED "pool outstanding: 0 allocations, 0 bytes"
 #define SC_SERVICE L"SanctumSc"
 
@@ -23,7 +23,7 @@ static void ctl(const wchar_t *args, child_result *r)
 {
     wchar_t cmd[1024];
 
-    _snwprintf(cmd, ARRAYSIZE(cmd), L"\"%ls\\sanctumctl.exe\" %ls", bin_dir, args);
+    _snwprintf(cmd, ARRAYSIZE(cmd), L"\"%ls\\%ls\" %ls", bin_dir, SANCTUM_CTL_FILE, args);
     cmd[ARRAYSIZE(cmd) - 1] = 0;
     if (!run_child(cmd, r))
         ok(0, "cannot run sanctumctl %ls: error %lu\n", args, GetLastError());
@@ -276,7 +276,7 @@ int wmain(int argc, wchar_t **argv)
     }
     snprintf(suite, sizeof(suite), "%ls-%ls", argv[1], argv[2]);
     wcsncpy(bin_dir, argv[3], ARRAYSIZE(bin_dir) - 1);
-    _snwprintf(driver_path, ARRAYSIZE(driver_path), L"%ls\\sanctum.sys", bin_dir);
+    _snwprintf(driver_path, ARRAYSIZE(driver_path), L"%ls\\%ls", bin_dir, SANCTUM_DRIVER_FILE);
     driver_path[ARRAYSIZE(driver_path) - 1] = 0;
     log_init(argv[4]);
     ok(log_count(UNLOADED_LINE) >= 0, "cannot read the log %ls\n", argv[4]);

@@ -8,6 +8,14 @@
 #include <stdio.h>
 #include "sanctum/ioctl.h"
 
+/* The file names, which a fork's DRIVER_NAME changes like the names in ioctl.h. */
+#ifndef SANCTUM_DRIVER_FILE
+#define SANCTUM_DRIVER_FILE L"sanctum.sys"
+#endif
+#ifndef SANCTUM_CTL_FILE
+#define SANCTUM_CTL_FILE L"sanctumctl.exe"
+#endif
+
 /* One line per check, Wine-test style: `ok(cond, "got %lu\n", x)`. */
 #define ok(cond, ...) ok_(__FILE__, __LINE__, (cond), __VA_ARGS__)
 int ok_(const char *file, int line, int cond, const char *fmt, ...)

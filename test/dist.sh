@@ -1,0 +1,62 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The VM bundle: `make dist` gives a zip with exactly the promised files, whose signatures
+# verify against the certificate inside it, whose PDBs match the binaries, whose texts have
+# Windows line endings and no template left, and whose timestamps follow SOURCE_DATE_EPOCH.
+# Usage: test/dist.sh PECHECK
+set -u
+cd "$(dirname "$0")/.."
+pecheck=${1:?usage: dist.sh PECHECK}
+passed=0 failed=0
+pass() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+check() { what=$1; shift; if "$@" >/dev/null 2>&1; then pass; else fail "$what"; fi; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+version=$(sed -n 's/^#define SANCTUM_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p' include/sanctum/version.h | paste -sd. -)
+name=sanctum-$version-x64
+zip=build/dist/$name.zip
+# 2000-01-01: the zip's entries must carry this date, not today's.
+if ! SOURCE_DATE_EPOCH=946684800 make -s --no-print-directory -W toolchain/make-dist.sh dist >"$tmp/make.log" 2>&1; then
+    fail "make dist failed:"; sed 's/^/    /' "$tmp/make.log"
+fi
+check "make dist made $zip" test -f "$zip"
+
+expected="$name/INSTALL.txt $name/install.cmd $name/sanctum-test.cer $name/sanctum.pdb $name/sanctum.sys $name/sanctumctl.exe $name/sanctumctl.pdb"
+got=$(unzip -Z1 "$zip" 2>/dev/null | LC_ALL=C sort | tr '\n' ' ')
+if [ "$got" = "$expected " ]; then pass; else fail "the zip holds '$got', expected '$expected'"; fi
+dates=$(unzip -Z -T "$zip" 2>/dev/null | awk '/^-/ {print $7}' | sort -u | tr '\n' ' ')
+if [ "$dates" = "20000101.000000 " ]; then pass; else fail "zip entry times '$dates', expected SOURCE_DATE_EPOCH's 20000101.000000"; fi
+
+unzip -q "$zip" -d "$tmp" 2>/dev/null
+d=$tmp/$name
+openssl x509 -inform DER -in "$d/sanctum-test.cer" -out "$tmp/ca.pem" 2>/dev/null
+check "sanctum-test.cer is a DER certificate" test -s "$tmp/ca.pem"
+for f in sanctum.sys sanctumctl.exe; do
+    out=$(osslsigncode verify -CAfile "$tmp/ca.pem" -in "$d/$f" 2>&1)
+    case $out in
+    *"Signature verification: ok"*) pass ;;
+    *) fail "$f in the zip does not verify against the bundled certificate" ;;
+    esac
+    kind=exe; [ "$f" = sanctum.sys ] && kind=driver
+    check "pecheck --kind $kind --signed $f (from the zip)" "$pecheck" --kind $kind --signed "$d/$f"
+    pdb=${f%.*}.pdb
+    a=$(llvm-pdbutil dump -summary "$d/$pdb" 2>/dev/null | sed -n 's/.*Age: \([0-9]*\).*/\1/p')
+    b=$(llvm-readobj --coff-debug-directory "$d/$f" 2>/dev/null | sed -n 's/.*PDBAge: \([0-9]*\).*/\1/p')
+    g1=$(llvm-pdbutil dump -summary "$d/$pdb" 2>/dev/null | sed -n 's/.*GUID: {\(.*\)}.*/\1/p' | tr -d '-' | tr 'a-f' 'A-F')
+    g2=$(llvm-readobj --coff-debug-directory "$d/$f" 2>/dev/null | sed -n 's/.*PDBGUID: (\(.*\)).*/\1/p' |
+        awk '{ printf "%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s", $4,$3,$2,$1, $6,$5, $8,$7, $9,$10,$11,$12,$13,$14,$15,$16 }')
+    if [ -n "$g1" ] && [ "$g1" = "$g2" ] && [ "$a" = "$b" ]; then pass; else fail "$pdb (GUID $g1 age $a) does not match $f's debug record (GUID $g2 age $b)"; fi
+done
+for f in INSTALL.txt install.cmd; do
+    check "$f has Windows line endings" sh -c "! grep -qv \$(printf '\\r')\$ '$d/$f'"
+    check "$f has no @placeholder@ left" sh -c "! grep -q '@[A-Z]*@' '$d/$f'"
+    check "$f names version $version" grep -q "$version" "$d/$f"
+done
+check "install.cmd checks for elevation" grep -qi "administrator" "$d/install.cmd"
+check "install.cmd trusts the certificate" grep -q "trust-cert sanctum-test.cer" "$d/install.cmd"
+check "install.cmd installs and starts the driver" sh -c "grep -q 'install sanctum.sys' '$d/install.cmd' && grep -q 'sanctumctl.exe start' '$d/install.cmd'"
+
+echo "dist: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

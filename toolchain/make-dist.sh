@@ -1,0 +1,27 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Make the VM bundle: the signed binaries, their PDBs, the certificate to trust, INSTALL.txt
+# and install.cmd (both with Windows line endings), zipped with fixed timestamps
+# (SOURCE_DATE_EPOCH, else the last commit's time).
+# Usage: make-dist.sh ZIP DRIVER DISPLAY VERSION CAFILE FILE...
+set -eu
+zip=$1 driver=$2 display=$3 version=$4 ca=$5
+shift 5
+here=$(cd "$(dirname "$0")" && pwd)
+name=$(basename "$zip" .zip)
+stage=$(dirname "$zip")/$name
+epoch=${SOURCE_DATE_EPOCH:-$(git -C "$here" log -1 --format=%ct 2>/dev/null || echo 0)}
+
+rm -rf "$stage" "$zip"
+mkdir -p "$stage"
+cp "$@" "$stage/"
+# The certificate that verifies the signatures, as DER for Windows' certificate stores.
+openssl x509 -in "$ca" -outform DER -out "$stage/$driver-test.cer"
+for f in INSTALL.txt install.cmd; do
+    sed -e "s/@DRIVER@/$driver/g" -e "s/@DISPLAY@/$display/g" -e "s/@VERSION@/$version/g" \
+        -e "s/@SYS@/$driver.sys/g" -e "s/@CTL@/${driver}ctl.exe/g" -e 's/$/\r/' \
+        "$here/dist/$f" >"$stage/$f"
+done
+find "$stage" -exec touch -d "@$epoch" {} +
+(cd "$(dirname "$stage")" && find "$name" -type f | LC_ALL=C sort | zip -q -X -D "$name.zip" -@)
+rm -rf "$stage"
