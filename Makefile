@@ -35,7 +35,7 @@ ifneq ($(DRIVER_NAME),sanctum)
 NAME_SUFFIX := -$(DRIVER_NAME)
 NAME_DEFINES := -DSANCTUM_SERVICE_NAME='L"$(DISPLAY_NAME)"' -DSANCTUM_DEVICE_BASENAME='L"$(DEVICE_NAME)"' \
 	-DSANCTUM_LOG_PREFIX='"$(DRIVER_NAME)"' -DSANCTUM_POOL_TAG=$(POOL_TAG) \
-	-DSANCTUM_DRIVER_FILE='L"$(SYS)"' -DSANCTUM_CTL_FILE='L"$(CTL)"' \
+	-DSANCTUM_DRIVER_FILE='L"$(SYS)"' -DSANCTUM_CTL_FILE='L"$(CTL)"' -DSANCTUM_CTL_NAME='L"$(DRIVER_NAME)ctl"' \
 	-DSANCTUM_CERT_FILE='L"$(DRIVER_NAME)-test.cer"' -DSANCTUM_DISPLAY_NAME='L"$(DISPLAY_NAME) driver"'
 endif
 
@@ -81,7 +81,7 @@ KERNEL_LIBS := -lntoskrnl -lhal
 USER_CFLAGS := $(COMMON_CFLAGS) -municode -DUNICODE -D_UNICODE
 USER_LDFLAGS := -municode -Wl,--subsystem,console -Wl,--dynamicbase -Wl,--nxcompat \
 	-Wl,--high-entropy-va
-USER_LIBS := -ladvapi32
+USER_LIBS := -ladvapi32 -lcrypt32
 # What the VERSIONINFO resources say; each toolchain's resource compiler quotes them itself.
 RC_VERSION := $(VERSION)
 RC_PRODUCT := $(DISPLAY_NAME)

@@ -34,7 +34,7 @@ expect_rebuilt src/kernel/queue.c clang "$o/kernel/queue.o "
 expect_rebuilt src/kernel/compat.h clang \
     "$o/kernel/driver.o $o/kernel/ioctl.o $o/kernel/queue.o $o/kernel/security.o $o/kernel/state.o "
 expect_rebuilt include/sanctum/version.h clang \
-    "$o/kernel/driver.o $o/kernel/ioctl.o $o/kernel/queue.o $o/kernel/security.o $o/kernel/state.o $o/user/sanctumctl.o "
+    "$o/kernel/driver.o $o/kernel/ioctl.o $o/kernel/queue.o $o/kernel/security.o $o/kernel/state.o $o/user/cert.o $o/user/doctor.o $o/user/sanctumctl.o "
 expect_rebuilt src/kernel/sanctum.h gcc "$(echo "$o/kernel/driver.o $o/kernel/ioctl.o $o/kernel/queue.o $o/kernel/security.o $o/kernel/state.o " | sed 's/x64-clang/x64-gcc/g')"
 
 # Quiet by default, the full command with V=1 (rebuilding one object for real).
@@ -48,7 +48,7 @@ esac
 
 # A missing tool stops make at once and names the package: here, osslsigncode.
 mkdir "$tmp/bin"
-for t in sh sed paste uname cc clang ld.lld openssl x86_64-w64-mingw32-gcc; do
+for t in sh sed paste uname grep head od awk printf cc clang ld.lld llvm-rc openssl x86_64-w64-mingw32-gcc; do
     p=$(command -v "$t") && ln -s "$p" "$tmp/bin/$t"
 done
 out=$(PATH=$tmp/bin $(command -v "${MAKE%% *}") -n 2>&1)

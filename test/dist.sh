@@ -54,9 +54,24 @@ for f in INSTALL.txt install.cmd; do
     check "$f has no @placeholder@ left" sh -c "! grep -q '@[A-Z]*@' '$d/$f'"
     check "$f names version $version" grep -q "$version" "$d/$f"
 done
-check "install.cmd checks for elevation" grep -qi "administrator" "$d/install.cmd"
+check "install.cmd checks elevation and test signing first" grep -q "doctor --preflight" "$d/install.cmd"
 check "install.cmd trusts the certificate" grep -q "trust-cert sanctum-test.cer" "$d/install.cmd"
 check "install.cmd installs and starts the driver" sh -c "grep -q 'install sanctum.sys' '$d/install.cmd' && grep -q 'sanctumctl.exe start' '$d/install.cmd'"
+
+# install.cmd itself, under Wine, from the unzipped folder: one Wine process keeps the driver
+# alive from the install to the clean-up.
+export WINEPREFIX="$(pwd)/build/wine/prefix" WINEDLLOVERRIDES="mscoree,mshtml=" WINEDEBUG=-all
+unset DISPLAY WAYLAND_DISPLAY
+test/e2e/prefix.sh "$WINEPREFIX"
+(cd "$d" && timeout 120 wine cmd /c "install.cmd & sanctumctl.exe uninstall & sanctumctl.exe trust-cert sanctum-test.cer --remove" \
+    >"$tmp/install.out" 2>&1)
+wineserver -w 2>/dev/null || true
+tr -d '\r' <"$tmp/install.out" >"$tmp/install.txt"
+for want in "OK      elevated: yes" "added to LocalMachine\\Root" "installed service Sanctum" "started" \
+    "protocols match" "OK      certificate:" "OK      device:" "uninstalled" "removed from LocalMachine\\TrustedPublisher"; do
+    if grep -qF "$want" "$tmp/install.txt"; then pass; else fail "install.cmd under Wine: no '$want' in its output"; fi
+done
+if grep -q "^PROBLEM" "$tmp/install.txt"; then fail "install.cmd under Wine: doctor found a problem"; sed 's/^/    /' "$tmp/install.txt"; else pass; fi
 
 echo "dist: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

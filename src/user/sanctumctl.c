@@ -1,31 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sanctumctl: installs, starts, stops and queries the Sanctum driver, and exercises its
- * protocol (echo, stats, fill, message queues).
+ * sanctumctl: installs, starts, stops and queries the driver, and exercises its protocol
+ * (echo, stats, fill, message queues); trust-cert is in cert.c, doctor in doctor.c.
  * Exit status: 0 success, 1 the operation failed, 2 wrong usage. A failure prints exactly one
  * line on stderr: "sanctumctl: OPERATION: MESSAGE (error N)[; ADVICE]".
  */
-#include <windows.h>
-#include <winioctl.h>
-
-#include "sanctum/ioctl.h"
+#include "sanctumctl.h"
 
 #include <limits.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <wchar.h>
-
-#define PROGRAM           L"sanctumctl"
-#define DRIVER_FILE_NAME  L"sanctum.sys"
-#define DRIVER_DISPLAY    L"Sanctum driver"
-#define CLIENT_VERSION    L"" SANCTUM_VERSION_STRING
-#define WAIT_TIMEOUT_MS   10000
-#define WAIT_POLL_MS      100
-
-enum exit_status { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 
 /* ---- Output ---------------------------------------------------------------------------- */
 
@@ -79,7 +65,7 @@ static void vprint(FILE *stream, const wchar_t *fmt, va_list ap)
         free(buf);
 }
 
-static void out(const wchar_t *fmt, ...)
+void out(const wchar_t *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -87,7 +73,7 @@ static void out(const wchar_t *fmt, ...)
     va_end(ap);
 }
 
-static void err_line(const wchar_t *fmt, ...)
+void err_line(const wchar_t *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -96,9 +82,6 @@ static void err_line(const wchar_t *fmt, ...)
 }
 
 /* ---- Errors ---------------------------------------------------------------------------- */
-
-/* Where an error happened decides what advice fits: error 2 means different things. */
-enum err_ctx { CTX_ANY, CTX_SERVICE, CTX_START, CTX_STOP, CTX_STOP_REFUSED, CTX_DEVICE };
 
 struct advice {
     DWORD error;
@@ -110,15 +93,21 @@ struct advice {
 #ifndef ERROR_INVALID_IMAGE_HASH
 #define ERROR_INVALID_IMAGE_HASH 577L
 #endif
-#define STATUS_INVALID_IMAGE_HASH_ 0xC0000428UL
-#define ADVICE_SIGNATURE                                                                   \
-    L"the signature was not accepted: enable test signing (bcdedit /set testsigning on, "   \
-    L"reboot) and trust the certificate (LocalMachine Root and TrustedPublisher)"
-#define ADVICE_DRIVER_FILE L"driver file missing: build it with make, or pass the path to sanctum.sys"
-#define ADVICE_NO_DEVICE   L"the device does not exist: is the driver started? try: sanctumctl start"
+#define ADVICE_SIGNATURE                                                                     \
+    L"Windows did not accept the driver's signature: turn test signing on (bcdedit /set "     \
+    L"testsigning on, then reboot) and trust the certificate (" PROGRAM L" trust-cert "      \
+    SANCTUM_CERT_FILE L"); " PROGRAM L" doctor checks both"
+#define ADVICE_DRIVER_FILE                                                                   \
+    L"driver file missing: build it with make, or pass the path to " SANCTUM_DRIVER_FILE
+#define ADVICE_IMAGE_MISSING                                                                 \
+    L"driver file missing: the service points to a file that is not there; run "              \
+    PROGRAM L" uninstall, then " PROGRAM L" install PATH-TO-SYS"
+#define ADVICE_NO_DEVICE                                                                     \
+    L"the device does not exist: is the driver started? try: " PROGRAM L" start"
 #define ADVICE_NO_UNLOAD   L"the driver cannot be unloaded (no unload routine); reboot to unload it"
 #define ADVICE_DEVICE_ACL                                                                  \
     L"only administrators and LocalSystem may open the device: run from an elevated prompt"
+#define ADVICE_ELEVATE     L"run from an elevated (administrator) prompt"
 
 static const struct advice advice_table[] = {
     { ERROR_FILE_NOT_FOUND,             CTX_DEVICE, ADVICE_NO_DEVICE },
@@ -126,23 +115,34 @@ static const struct advice advice_table[] = {
     { ERROR_ACCESS_DENIED,              CTX_DEVICE, ADVICE_DEVICE_ACL },
     { ERROR_INVALID_FUNCTION,           CTX_DEVICE,
       L"the driver does not know this request: are driver and client the same version? "
-      L"try: sanctumctl version" },
+      L"try: " PROGRAM L" version" },
+    { ERROR_FILE_NOT_FOUND,             CTX_START, ADVICE_IMAGE_MISSING },
+    { ERROR_PATH_NOT_FOUND,             CTX_START, ADVICE_IMAGE_MISSING },
     { ERROR_TIMEOUT,                    CTX_START,
       L"the driver did not report running within 10 s" },
+    { ERROR_DLL_INIT_FAILED,            CTX_START,
+      L"the driver did not load, or its DriverEntry failed: its DbgPrint lines say why" },
     { ERROR_TIMEOUT,                    CTX_STOP,
-      L"the driver did not stop within 10 s: close programs that have \\\\.\\SanctumEDR open" },
+      L"the driver did not stop within 10 s: close programs that have "
+      SANCTUM_USER_DEVICE_PATH L" open" },
     { ERROR_TIMEOUT,                    CTX_STOP_REFUSED, ADVICE_NO_UNLOAD },
     { ERROR_SERVICE_CANNOT_ACCEPT_CTRL, CTX_STOP_REFUSED, ADVICE_NO_UNLOAD },
-    { ERROR_ACCESS_DENIED,              CTX_ANY, L"run from an elevated (administrator) prompt" },
+    { ERROR_ACCESS_DENIED,              CTX_ANY, ADVICE_ELEVATE },
+    { ERROR_PRIVILEGE_NOT_HELD,         CTX_ANY, ADVICE_ELEVATE },
     { ERROR_FILE_NOT_FOUND,             CTX_ANY, ADVICE_DRIVER_FILE },
     { ERROR_PATH_NOT_FOUND,             CTX_ANY, ADVICE_DRIVER_FILE },
     { ERROR_SERVICE_EXISTS,             CTX_ANY,
-      L"the service is already installed; run sanctumctl uninstall first" },
+      L"the service is already installed; run " PROGRAM L" uninstall first" },
+    { ERROR_DUPLICATE_SERVICE_NAME,     CTX_ANY,
+      L"another service already uses the name or display name "
+      SANCTUM_DISPLAY_NAME L"; remove it first" },
     { ERROR_SERVICE_DOES_NOT_EXIST,     CTX_ANY,
-      L"the service is not installed; run sanctumctl install first" },
+      L"the service is not installed; run " PROGRAM L" install first" },
     { ERROR_SERVICE_NOT_ACTIVE,         CTX_ANY, L"the service is not running" },
     { ERROR_SERVICE_ALREADY_RUNNING,    CTX_ANY, L"the service is already running" },
-    { ERROR_SERVICE_DISABLED,           CTX_ANY, L"the service is disabled" },
+    { ERROR_SERVICE_DISABLED,           CTX_ANY,
+      L"the service is disabled; enable it with: sc config " SANCTUM_SERVICE_NAME
+      L" start= demand" },
     { ERROR_SERVICE_MARKED_FOR_DELETE,  CTX_ANY,
       L"the service is marked for deletion: close programs that hold it open "
       L"(services.msc, sc), or reboot" },
@@ -151,7 +151,19 @@ static const struct advice advice_table[] = {
     { ERROR_INVALID_SERVICE_CONTROL,    CTX_ANY, ADVICE_NO_UNLOAD },
     { ERROR_INVALID_IMAGE_HASH,         CTX_ANY, ADVICE_SIGNATURE },
     { ERROR_DRIVER_BLOCKED,             CTX_ANY,
-      L"the driver was blocked from loading (HVCI / driver block list)" },
+      L"Windows blocked the driver from loading (memory integrity / HVCI, or the vulnerable "
+      L"driver block list): turn off Core isolation > Memory integrity in the test VM, "
+      L"then reboot" },
+};
+
+/* NTSTATUS values that arrive instead of their Win32 codes (a driver's own load status). */
+static const struct { DWORD status, error; } status_errors[] = {
+    { 0xC0000022UL, ERROR_ACCESS_DENIED },      /* STATUS_ACCESS_DENIED */
+    { 0xC0000034UL, ERROR_FILE_NOT_FOUND },     /* STATUS_OBJECT_NAME_NOT_FOUND */
+    { 0xC000003AUL, ERROR_PATH_NOT_FOUND },     /* STATUS_OBJECT_PATH_NOT_FOUND */
+    { 0xC000036BUL, ERROR_DRIVER_BLOCKED },     /* STATUS_DRIVER_BLOCKED_CRITICAL */
+    { 0xC000036CUL, ERROR_DRIVER_BLOCKED },     /* STATUS_DRIVER_BLOCKED */
+    { 0xC0000428UL, ERROR_INVALID_IMAGE_HASH }, /* STATUS_INVALID_IMAGE_HASH */
 };
 
 /* Errors can arrive as NTSTATUS or HRESULT wrappers of the same Win32 code. */
@@ -159,12 +171,13 @@ static DWORD normalize_error(DWORD error)
 {
     if ((error & 0xFFFF0000UL) == 0x80070000UL) /* HRESULT_FROM_WIN32 */
         return error & 0xFFFF;
-    if ((error & ~0x10000000UL) == STATUS_INVALID_IMAGE_HASH_) /* NTSTATUS, HRESULT_FROM_NT */
-        return ERROR_INVALID_IMAGE_HASH;
+    for (size_t i = 0; i < sizeof status_errors / sizeof status_errors[0]; i++)
+        if ((error & ~0x10000000UL) == status_errors[i].status) /* NTSTATUS, HRESULT_FROM_NT */
+            return status_errors[i].error;
     return error;
 }
 
-static const wchar_t *find_advice(DWORD error, enum err_ctx ctx)
+const wchar_t *find_advice(DWORD error, enum err_ctx ctx)
 {
     size_t i;
 
@@ -178,8 +191,18 @@ static const wchar_t *find_advice(DWORD error, enum err_ctx ctx)
     return NULL;
 }
 
+/* Windows' texts for errors this client explains, for systems without them (Wine 8). */
+static const struct { DWORD error; const wchar_t *text; } fallback_texts[] = {
+    { ERROR_INVALID_IMAGE_HASH, L"Windows cannot verify the digital signature for this file" },
+    { ERROR_DRIVER_BLOCKED,     L"This driver has been blocked from loading" },
+    { 0xC0000428UL,             L"The hash for the image cannot be found in the system catalogs" },
+    { 0x80092004UL,             L"Cannot find object or property" }, /* CRYPT_E_NOT_FOUND */
+    { 0x80093102UL,             L"ASN1 unexpected end of data" },    /* CRYPT_E_ASN1_EOD */
+    { 0x8009310BUL,             L"ASN1 bad tag value met" },         /* CRYPT_E_ASN1_BADTAG */
+};
+
 /* The system's text for an error, on one line, without the trailing period. */
-static void error_text(DWORD error, wchar_t *buf, DWORD cap)
+void error_text(DWORD error, wchar_t *buf, DWORD cap)
 {
     const DWORD flags = FORMAT_MESSAGE_IGNORE_INSERTS | FORMAT_MESSAGE_MAX_WIDTH_MASK;
     DWORD n = FormatMessageW(flags | FORMAT_MESSAGE_FROM_SYSTEM, NULL, error, 0, buf, cap, NULL);
@@ -187,6 +210,9 @@ static void error_text(DWORD error, wchar_t *buf, DWORD cap)
 
     if (n == 0 && ntdll != NULL) /* NTSTATUS texts live in ntdll's message table */
         n = FormatMessageW(flags | FORMAT_MESSAGE_FROM_HMODULE, ntdll, error, 0, buf, cap, NULL);
+    for (size_t i = 0; n == 0 && i < sizeof fallback_texts / sizeof fallback_texts[0]; i++)
+        if (fallback_texts[i].error == error && wcslen(fallback_texts[i].text) < cap)
+            n = (DWORD)wcslen(wcscpy(buf, fallback_texts[i].text));
     if (n == 0 || n >= cap) {
         wcscpy(buf, L"unknown error");
         return;
@@ -201,29 +227,36 @@ static void error_text(DWORD error, wchar_t *buf, DWORD cap)
         wcscpy(buf, L"unknown error");
 }
 
-static void print_failure(const wchar_t *op, DWORD error, const wchar_t *advice)
+void describe_error(DWORD error, wchar_t *buf, size_t cap)
 {
     wchar_t text[512];
 
     error_text(error, text, sizeof text / sizeof text[0]);
     /* Small codes read best in decimal; NTSTATUS and HRESULT values in hex. */
     if (error <= 0xFFFF)
-        err_line(PROGRAM L": %ls: %ls (error %lu)%ls%ls\n", op, text, error,
-                 advice ? L"; " : L"", advice ? advice : L"");
+        swprintf(buf, cap, L"%ls (error %lu)", text, error);
     else
-        err_line(PROGRAM L": %ls: %ls (error 0x%08lX)%ls%ls\n", op, text, error,
-                 advice ? L"; " : L"", advice ? advice : L"");
+        swprintf(buf, cap, L"%ls (error 0x%08lX)", text, error);
+}
+
+static void print_failure(const wchar_t *op, DWORD error, const wchar_t *advice)
+{
+    wchar_t text[600];
+
+    describe_error(error, text, sizeof text / sizeof text[0]);
+    err_line(PROGRAM L": %ls: %ls%ls%ls\n", op, text, advice ? L"; " : L"",
+             advice ? advice : L"");
 }
 
 /* Prints the one failure line with the advice the table has for the error; returns 1. */
-static int fail(const wchar_t *op, DWORD error, enum err_ctx ctx)
+int fail(const wchar_t *op, DWORD error, enum err_ctx ctx)
 {
     print_failure(op, error, find_advice(error, ctx));
     return EXIT_FAILED;
 }
 
 /* The same with advice that depends on what happened (sizes, versions). */
-static int fail_because(const wchar_t *op, DWORD error, const wchar_t *fmt, ...)
+int fail_because(const wchar_t *op, DWORD error, const wchar_t *fmt, ...)
 {
     wchar_t advice[512];
     va_list ap;
@@ -274,14 +307,14 @@ static int check_same(const wchar_t *op, const char *sent, DWORD sent_len, const
 
 /* ---- Device access ----------------------------------------------------------------------- */
 
-static DWORD device_open(DWORD access, HANDLE *device)
+DWORD device_open(DWORD access, HANDLE *device)
 {
     *device = CreateFileW(SANCTUM_USER_DEVICE_PATH, access, FILE_SHARE_READ | FILE_SHARE_WRITE,
                           NULL, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
     return *device == INVALID_HANDLE_VALUE ? GetLastError() : ERROR_SUCCESS;
 }
 
-static void device_close(HANDLE device)
+void device_close(HANDLE device)
 {
     if (device != INVALID_HANDLE_VALUE)
         CloseHandle(device);
@@ -332,7 +365,7 @@ static DWORD device_get_sized(HANDLE device, DWORD code, void *answer, DWORD siz
     return ERROR_SUCCESS;
 }
 
-static DWORD device_get_version(HANDLE device, SANCTUM_VERSION *version, DWORD *returned)
+DWORD device_get_version(HANDLE device, SANCTUM_VERSION *version, DWORD *returned)
 {
     return device_get_sized(device, (DWORD)IOCTL_SANCTUM_GET_VERSION, version, sizeof *version,
                             returned);
@@ -340,13 +373,7 @@ static DWORD device_get_version(HANDLE device, SANCTUM_VERSION *version, DWORD *
 
 /* ---- Service control --------------------------------------------------------------------- */
 
-/* Both handles belong to the command that connected; service_disconnect releases them. */
-struct service {
-    SC_HANDLE scm;
-    SC_HANDLE svc;
-};
-
-static DWORD service_connect(DWORD scm_access, DWORD svc_access, struct service *s)
+DWORD service_connect(DWORD scm_access, DWORD svc_access, struct service *s)
 {
     s->svc = NULL;
     s->scm = OpenSCManagerW(NULL, NULL, scm_access);
@@ -364,7 +391,7 @@ static DWORD service_connect(DWORD scm_access, DWORD svc_access, struct service 
     return ERROR_SUCCESS;
 }
 
-static void service_disconnect(struct service *s)
+void service_disconnect(struct service *s)
 {
     if (s->svc != NULL)
         CloseServiceHandle(s->svc);
@@ -373,7 +400,7 @@ static void service_disconnect(struct service *s)
     s->svc = s->scm = NULL;
 }
 
-static DWORD service_query(SC_HANDLE svc, SERVICE_STATUS_PROCESS *status)
+DWORD service_query(SC_HANDLE svc, SERVICE_STATUS_PROCESS *status)
 {
     DWORD needed;
 
@@ -437,7 +464,7 @@ static DWORD service_stop(SC_HANDLE svc, enum err_ctx *ctx)
     return error;
 }
 
-static const wchar_t *state_name(DWORD state)
+const wchar_t *state_name(DWORD state)
 {
     switch (state) {
     case SERVICE_STOPPED:          return L"stopped";
@@ -451,10 +478,86 @@ static const wchar_t *state_name(DWORD state)
     }
 }
 
+QUERY_SERVICE_CONFIGW *service_config(SC_HANDLE svc)
+{
+    QUERY_SERVICE_CONFIGW *config;
+    DWORD need = 0;
+
+    if (QueryServiceConfigW(svc, NULL, 0, &need) || GetLastError() != ERROR_INSUFFICIENT_BUFFER)
+        return NULL;
+    config = malloc(need);
+    if (config == NULL) {
+        SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+        return NULL;
+    }
+    if (!QueryServiceConfigW(svc, config, need, &need)) {
+        DWORD error = GetLastError();
+        free(config);
+        SetLastError(error);
+        return NULL;
+    }
+    return config;
+}
+
+/* The image path as the SCM stored it, or NULL; the caller frees it. */
+static wchar_t *service_image_path(SC_HANDLE svc)
+{
+    QUERY_SERVICE_CONFIGW *config = service_config(svc);
+    wchar_t *path = NULL;
+
+    if (config != NULL && config->lpBinaryPathName != NULL) {
+        size_t len = wcslen(config->lpBinaryPathName);
+        path = malloc((len + 1) * sizeof *path);
+        if (path != NULL)
+            wcscpy(path, config->lpBinaryPathName);
+    }
+    free(config);
+    return path;
+}
+
 /* ---- Paths -------------------------------------------------------------------------------- */
 
+/*
+ * The file an ImagePath names, in the forms the SCM stores: C:\x, \??\C:\x, \SystemRoot\x and
+ * System32\drivers\x (relative to the Windows directory). Other NT paths cannot be checked here.
+ */
+int image_file_missing(const wchar_t *image)
+{
+    wchar_t root[MAX_PATH] = L"";
+    const wchar_t *rest = image;
+    int under_windows = 0, missing = 0;
+
+    if (wcsncmp(image, L"\\??\\", 4) == 0)
+        rest = image + 4;
+    else if (_wcsnicmp(image, L"\\DosDevices\\", 12) == 0)
+        rest = image + 12;
+    else if (_wcsnicmp(image, L"\\SystemRoot\\", 12) == 0)
+        rest = image + 12, under_windows = 1;
+    else if (image[0] == L'\\' && image[1] != L'\\')
+        return 0; /* \Device\... and the like */
+    else if (image[0] != L'\\' && !(image[0] != L'\0' && image[1] == L':'))
+        under_windows = 1; /* relative */
+    if (under_windows) {
+        UINT n = GetWindowsDirectoryW(root, MAX_PATH);
+        if (n == 0 || n >= MAX_PATH)
+            return 0;
+    }
+
+    size_t len = wcslen(root) + 1 + wcslen(rest) + 1;
+    wchar_t *path = malloc(len * sizeof *path);
+    if (path == NULL)
+        return 0;
+    swprintf(path, len, L"%ls%ls%ls", root, under_windows ? L"\\" : L"", rest);
+    if (GetFileAttributesW(path) == INVALID_FILE_ATTRIBUTES) {
+        DWORD error = GetLastError();
+        missing = error == ERROR_FILE_NOT_FOUND || error == ERROR_PATH_NOT_FOUND;
+    }
+    free(path);
+    return missing;
+}
+
 /* Absolute form of `path` in a buffer the caller frees. */
-static DWORD full_path(const wchar_t *path, wchar_t **result)
+DWORD full_path(const wchar_t *path, wchar_t **result)
 {
     DWORD need = GetFullPathNameW(path, 0, NULL, NULL);
 
@@ -474,10 +577,10 @@ static DWORD full_path(const wchar_t *path, wchar_t **result)
     return ERROR_SUCCESS;
 }
 
-/* sanctum.sys in the directory of the running sanctumctl.exe, in a buffer the caller frees. */
-static DWORD default_driver_path(wchar_t **result)
+/* `name` in the directory of the running client, in a buffer the caller frees. */
+DWORD file_next_to_exe(const wchar_t *name, wchar_t **result)
 {
-    const size_t name_len = wcslen(DRIVER_FILE_NAME);
+    const size_t name_len = wcslen(name);
     DWORD cap = MAX_PATH;
 
     *result = NULL;
@@ -494,7 +597,7 @@ static DWORD default_driver_path(wchar_t **result)
         if (n < cap) {
             wchar_t *slash = wcsrchr(buf, L'\\');
             wchar_t *dir_end = slash != NULL ? slash + 1 : buf;
-            wcscpy(dir_end, DRIVER_FILE_NAME);
+            wcscpy(dir_end, name);
             *result = buf;
             return ERROR_SUCCESS;
         }
@@ -506,9 +609,6 @@ static DWORD default_driver_path(wchar_t **result)
 }
 
 /* ---- Arguments and text ------------------------------------------------------------------ */
-
-/* A usage error (exit 2) naming the command's synopsis; defined after the command table. */
-static int command_usage_error(const wchar_t *name, const wchar_t *fmt, ...);
 
 /* Bytes of `text` in UTF-8 (0 for an empty text). */
 static DWORD utf8_length(const wchar_t *text)
@@ -623,7 +723,8 @@ static int cmd_install(int argc, wchar_t **argv)
 {
     struct service s;
     wchar_t *path;
-    DWORD error = argc > 0 ? full_path(argv[0], &path) : default_driver_path(&path);
+    DWORD error = argc > 0 ? full_path(argv[0], &path)
+                           : file_next_to_exe(SANCTUM_DRIVER_FILE, &path);
 
     if (error != ERROR_SUCCESS)
         return fail(L"install", error, CTX_SERVICE);
@@ -636,7 +737,7 @@ static int cmd_install(int argc, wchar_t **argv)
     if (error == ERROR_SUCCESS)
         error = service_connect(SC_MANAGER_CREATE_SERVICE, 0, &s);
     if (error == ERROR_SUCCESS) {
-        SC_HANDLE svc = CreateServiceW(s.scm, SANCTUM_SERVICE_NAME, DRIVER_DISPLAY,
+        SC_HANDLE svc = CreateServiceW(s.scm, SANCTUM_SERVICE_NAME, SANCTUM_DISPLAY_NAME,
                                        SERVICE_QUERY_STATUS, SERVICE_KERNEL_DRIVER,
                                        SERVICE_DEMAND_START, SERVICE_ERROR_NORMAL, path, NULL,
                                        NULL, NULL, NULL, NULL);
@@ -693,10 +794,12 @@ static int cmd_uninstall(int argc, wchar_t **argv)
 static int cmd_start(int argc, wchar_t **argv)
 {
     struct service s;
+    wchar_t *image = NULL;
 
     (void)argc;
     (void)argv;
-    DWORD error = service_connect(SC_MANAGER_CONNECT, SERVICE_START | SERVICE_QUERY_STATUS, &s);
+    DWORD error = service_connect(SC_MANAGER_CONNECT,
+                                  SERVICE_START | SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG, &s);
     if (error != ERROR_SUCCESS)
         return fail(L"start", error, CTX_SERVICE);
 
@@ -704,12 +807,33 @@ static int cmd_start(int argc, wchar_t **argv)
         error = GetLastError();
     else
         error = service_wait(s.svc, SERVICE_RUNNING);
+    /*
+     * A failed load with the driver file gone names the file, whatever the code: Windows
+     * answers 2 or 3, Wine 1114 (ERROR_DLL_INIT_FAILED).
+     */
+    if (error != ERROR_SUCCESS && error != ERROR_SERVICE_ALREADY_RUNNING &&
+        error != ERROR_SERVICE_DISABLED && error != ERROR_ACCESS_DENIED &&
+        error != ERROR_SERVICE_MARKED_FOR_DELETE) {
+        image = service_image_path(s.svc);
+        if (image != NULL && !image_file_missing(image)) {
+            free(image);
+            image = NULL;
+        }
+    }
     service_disconnect(&s);
 
-    if (error != ERROR_SUCCESS)
-        return fail(L"start", error, CTX_START);
-    out(L"started\n");
-    return EXIT_OK;
+    if (error == ERROR_SUCCESS) {
+        out(L"started\n");
+        return EXIT_OK;
+    }
+    int rc = image == NULL ? fail(L"start", error, CTX_START)
+                           : fail_because(L"start", error,
+                                          L"driver file missing: the service points to %ls; run "
+                                          PROGRAM L" uninstall, then " PROGRAM L" install "
+                                          L"PATH-TO-SYS",
+                                          image);
+    free(image);
+    return rc;
 }
 
 static int cmd_stop(int argc, wchar_t **argv)
@@ -730,27 +854,6 @@ static int cmd_stop(int argc, wchar_t **argv)
         return fail(L"stop", error, ctx);
     out(L"stopped\n");
     return EXIT_OK;
-}
-
-/* The image path as the SCM stored it, or NULL; the caller frees it. */
-static wchar_t *service_image_path(SC_HANDLE svc)
-{
-    QUERY_SERVICE_CONFIGW *config = NULL;
-    wchar_t *path = NULL;
-    DWORD need = 0;
-
-    if (QueryServiceConfigW(svc, NULL, 0, &need) || GetLastError() != ERROR_INSUFFICIENT_BUFFER)
-        return NULL;
-    config = malloc(need);
-    if (config != NULL && QueryServiceConfigW(svc, config, need, &need) &&
-        config->lpBinaryPathName != NULL) {
-        size_t len = wcslen(config->lpBinaryPathName);
-        path = malloc((len + 1) * sizeof *path);
-        if (path != NULL)
-            wcscpy(path, config->lpBinaryPathName);
-    }
-    free(config);
-    return path;
 }
 
 static void print_device_status(void)
@@ -1136,7 +1239,8 @@ struct command {
 
 static const struct command commands[] = {
     { L"install",   L"[PATH-TO-SYS]", 0, 1, cmd_install,
-      L"register the driver service (default: sanctum.sys next to sanctumctl.exe)" },
+      L"register the driver service (default: " SANCTUM_DRIVER_FILE L" next to "
+      SANCTUM_CTL_FILE L")" },
     { L"uninstall", L"",              0, 0, cmd_uninstall,
       L"stop the driver if it is loaded, then delete the service" },
     { L"start",     L"",              0, 0, cmd_start,
@@ -1155,6 +1259,10 @@ static const struct command commands[] = {
       L"have the driver fill SIZE bytes counting up from SEED; verify and time it" },
     { L"roundtrip", L"TEXT...",       1, INT_MAX, cmd_roundtrip,
       L"queue each TEXT as a message on one handle, read them all back in order" },
+    { L"trust-cert", L"FILE.cer [--remove]", 1, 2, cmd_trust_cert,
+      L"trust the certificate (DER or PEM): add it to LocalMachine Root and TrustedPublisher" },
+    { L"doctor",    L"[--cert FILE.cer] [--preflight]", 0, 3, cmd_doctor,
+      L"check what loading the driver needs: one OK or PROBLEM line per check" },
     { L"help",      L"",              0, 0, cmd_help, L"show this text (also -h, --help)" },
     { L"--help",    L"",              0, 0, cmd_help, NULL },
     { L"-h",        L"",              0, 0, cmd_help, NULL },
@@ -1168,7 +1276,7 @@ static int cmd_help(int argc, wchar_t **argv)
     (void)argv;
     out(L"usage: " PROGRAM L" COMMAND [ARGS]\n"
         L"\n"
-        L"Controls the Sanctum kernel driver (service %ls, device %ls).\n"
+        L"Controls the kernel driver " SANCTUM_DRIVER_FILE L" (service %ls, device %ls).\n"
         L"\n"
         L"commands:\n",
         SANCTUM_SERVICE_NAME, SANCTUM_USER_DEVICE_PATH);
@@ -1178,7 +1286,10 @@ static int cmd_help(int argc, wchar_t **argv)
             continue;
         swprintf(synopsis, sizeof synopsis / sizeof synopsis[0], L"%ls%ls%ls", commands[i].name,
                  commands[i].args[0] ? L" " : L"", commands[i].args);
-        out(L"  %-24ls%ls\n", synopsis, commands[i].help);
+        if (wcslen(synopsis) < 24)
+            out(L"  %-24ls%ls\n", synopsis, commands[i].help);
+        else /* a long synopsis gets a line of its own */
+            out(L"  %ls\n  %-24ls%ls\n", synopsis, L"", commands[i].help);
     }
     out(L"\n"
         L"Exit status: 0 success, 1 the operation failed, 2 wrong usage.\n"
@@ -1189,10 +1300,17 @@ static int cmd_help(int argc, wchar_t **argv)
         L"default 0. roundtrip: at most %lu messages, each of 1 to %lu bytes.\n"
         L"A failure prints one line on stderr:\n"
         L"  " PROGRAM L": OPERATION: MESSAGE (error N); ADVICE\n"
-        L"install, uninstall, start and stop need an elevated (administrator) prompt, and so\n"
-        L"do the commands that open the device: only administrators and LocalSystem may.\n"
+        L"install, uninstall, start, stop and trust-cert need an elevated (administrator)\n"
+        L"prompt, and so do the commands that open the device: only administrators and\n"
+        L"LocalSystem may.\n"
+        L"trust-cert --remove takes the certificate out of both stores again.\n"
+        L"doctor checks elevation, test signing, the certificate (--cert FILE.cer, default\n"
+        L"  " SANCTUM_CERT_FILE L" next to " SANCTUM_CTL_FILE
+        L"), the service, the device and the\n"
+        L"  protocol; it exits 0 when every check is OK and 1 when one is not. --preflight\n"
+        L"  checks only elevation and test signing (what an install script needs first).\n"
         L"\n"
-        L"sanctumctl %ls, protocol %lu\n",
+        PROGRAM L" %ls, protocol %lu\n",
         (unsigned long)(SANCTUM_MAX_FILL / (1024 * 1024)), (unsigned long)SANCTUM_MAX_QUEUED,
         (unsigned long)SANCTUM_MAX_MESSAGE, CLIENT_VERSION,
         (unsigned long)SANCTUM_PROTOCOL_VERSION);
@@ -1218,7 +1336,7 @@ static int usage_error(const wchar_t *problem, const wchar_t *name, const wchar_
     return EXIT_USAGE;
 }
 
-static int command_usage_error(const wchar_t *name, const wchar_t *fmt, ...)
+int command_usage_error(const wchar_t *name, const wchar_t *fmt, ...)
 {
     const struct command *c = find_command(name);
     wchar_t problem[256];

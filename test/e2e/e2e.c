@@ -17,6 +17,7 @@
 
 static wchar_t bin_dir[MAX_PATH];
 static wchar_t driver_path[MAX_PATH];
+static wchar_t cert_path[MAX_PATH];
 
 /* Runs `sanctumctl ARGS` from the build directory. */
 static void ctl(const wchar_t *args, child_result *r)
@@ -167,20 +168,107 @@ static void test_ctl_protocol(void)
     expect_success(L"stats --json", "\"PoolAllocations\":1,");
 }
 
+/* Is the certificate in FILE in LocalMachine\STORE? -1 when that cannot be told. */
+static int cert_in_store(const wchar_t *file, const wchar_t *store_name)
+{
+    BYTE der[8192];
+    DWORD got = 0;
+    HANDLE h = CreateFileW(file, GENERIC_READ, FILE_SHARE_READ, NULL, OPEN_EXISTING, 0, NULL);
+    PCCERT_CONTEXT cert = NULL, found = NULL;
+    HCERTSTORE store;
+
+    if (h == INVALID_HANDLE_VALUE)
+        return -1;
+    ReadFile(h, der, sizeof(der), &got, NULL);
+    CloseHandle(h);
+    cert = CertCreateCertificateContext(X509_ASN_ENCODING, der, got);
+    store = CertOpenStore(CERT_STORE_PROV_SYSTEM_W, 0, 0,
+                          CERT_SYSTEM_STORE_LOCAL_MACHINE | CERT_STORE_READONLY_FLAG, store_name);
+    if (!cert || !store) {
+        if (cert)
+            CertFreeCertificateContext(cert);
+        if (store)
+            CertCloseStore(store, 0);
+        return -1;
+    }
+    found = CertFindCertificateInStore(store, X509_ASN_ENCODING, 0, CERT_FIND_EXISTING, cert, NULL);
+    if (found)
+        CertFreeCertificateContext(found);
+    CertFreeCertificateContext(cert);
+    CertCloseStore(store, 0);
+    return found != NULL;
+}
+
+/* trust-cert puts the certificate in both stores and --remove takes it out again. */
+static void test_trust_cert(void)
+{
+    wchar_t args[MAX_PATH + 64];
+
+    _snwprintf(args, ARRAYSIZE(args), L"trust-cert \"%ls\"", cert_path);
+    args[ARRAYSIZE(args) - 1] = 0;
+    expect_success(args, "added to LocalMachine\\Root");
+    ok(cert_in_store(cert_path, L"Root") == 1, "the certificate is not in LocalMachine\\Root\n");
+    ok(cert_in_store(cert_path, L"TrustedPublisher") == 1,
+       "the certificate is not in LocalMachine\\TrustedPublisher\n");
+    expect_success(args, "already in LocalMachine\\TrustedPublisher");
+
+    _snwprintf(args, ARRAYSIZE(args), L"trust-cert \"%ls\" --remove", cert_path);
+    args[ARRAYSIZE(args) - 1] = 0;
+    expect_success(args, "removed from LocalMachine\\Root");
+    ok(cert_in_store(cert_path, L"Root") == 0, "the certificate is still in LocalMachine\\Root\n");
+    ok(cert_in_store(cert_path, L"TrustedPublisher") == 0,
+       "the certificate is still in LocalMachine\\TrustedPublisher\n");
+    expect_success(args, "not in LocalMachine\\TrustedPublisher");
+
+    _snwprintf(args, ARRAYSIZE(args), L"trust-cert \"%ls\\no-such.cer\"", bin_dir);
+    args[ARRAYSIZE(args) - 1] = 0;
+    expect_failure(args, 1, "trust-cert", "no such file");
+    _snwprintf(args, ARRAYSIZE(args), L"trust-cert \"%ls\\%ls\"", bin_dir, SANCTUM_DRIVER_FILE);
+    args[ARRAYSIZE(args) - 1] = 0;
+    expect_failure(args, 1, "trust-cert", "not a certificate");
+}
+
+/* doctor: one OK or PROBLEM line per check, exit 0 only when all are OK. */
+static void doctor(const char *when, DWORD code, const char *const *lines)
+{
+    wchar_t args[MAX_PATH + 32];
+    child_result r;
+
+    _snwprintf(args, ARRAYSIZE(args), L"doctor --cert \"%ls\"", cert_path);
+    args[ARRAYSIZE(args) - 1] = 0;
+    ctl(args, &r);
+    ok(r.exit_code == code, "doctor %s: exit %lu, expected %lu: %s\n", when, r.exit_code, code,
+       r.out);
+    ok(count_lines(r.out) == 6, "doctor %s: %d lines, expected 6: %s\n", when, count_lines(r.out),
+       r.out);
+    for (; *lines; lines++)
+        ok(strstr(r.out, *lines) != NULL, "doctor %s: no '%s' in: %s\n", when, *lines, r.out);
+}
+
 /* install, start, talk, stop, uninstall: all through sanctumctl. */
 static void test_ctl_lifecycle(void)
 {
+    static const char *const missing[] = { "OK      elevated: yes", "OK      test signing:",
+                                           "PROBLEM service:", "not installed", "PROBLEM device:",
+                                           "PROBLEM protocol:", NULL };
+    static const char *const untrusted[] = { "PROBLEM certificate:", "trust-cert",
+                                             "OK      service:", "OK      device:", NULL };
+    static const char *const working[] = { "OK      elevated:", "OK      test signing:",
+                                           "OK      certificate:", "OK      service:",
+                                           "OK      device:", "OK      protocol:", NULL };
+    wchar_t args[MAX_PATH + 64];
     DWORD error, state, done;
     int loaded, unloaded, clean, i;
     HANDLE h;
 
+    doctor("before install", 1, missing);
     expect_success(L"install", "installed");
     state = service_state(SANCTUM_SERVICE_NAME, &error);
     ok(state == SERVICE_STOPPED, "after install: state %lu error %lu\n", state, error);
     expect_failure(L"install", 1, "install", "already installed");
     expect_success(L"status", "stopped");
-    expect_failure(L"version", 1, "version", "sanctumctl start");
-    expect_failure(L"stats", 1, "stats", "sanctumctl start");
+    expect_failure(L"version", 1, "version", "ctl start");
+    expect_failure(L"stats", 1, "stats", "ctl start");
     expect_failure(L"stop", 1, "stop", "not running");
 
     loaded = log_count(LOADED_LINE);
@@ -196,6 +284,15 @@ static void test_ctl_lifecycle(void)
     test_get_version();
     test_protocol();
     test_ctl_protocol();
+    test_trust_cert();
+    doctor("with the certificate removed", 1, untrusted);
+    _snwprintf(args, ARRAYSIZE(args), L"trust-cert \"%ls\"", cert_path);
+    args[ARRAYSIZE(args) - 1] = 0;
+    expect_success(args, "added to");
+    doctor("on a working install", 0, working);
+    _snwprintf(args, ARRAYSIZE(args), L"trust-cert \"%ls\" --remove", cert_path);
+    args[ARRAYSIZE(args) - 1] = 0;
+    expect_success(args, "removed from");
 
     /* Stop with a handle open and messages queued: unload frees them, nothing leaks. */
     h = device_open(GENERIC_READ | GENERIC_WRITE);
@@ -278,6 +375,9 @@ int wmain(int argc, wchar_t **argv)
     wcsncpy(bin_dir, argv[3], ARRAYSIZE(bin_dir) - 1);
     _snwprintf(driver_path, ARRAYSIZE(driver_path), L"%ls\\%ls", bin_dir, SANCTUM_DRIVER_FILE);
     driver_path[ARRAYSIZE(driver_path) - 1] = 0;
+    /* The test certificate lives in build/cert, beside build/<arch>-<toolchain>. */
+    _snwprintf(cert_path, ARRAYSIZE(cert_path), L"%ls\\..\\cert\\%ls", bin_dir, SANCTUM_CERT_FILE);
+    cert_path[ARRAYSIZE(cert_path) - 1] = 0;
     log_init(argv[4]);
     ok(log_count(UNLOADED_LINE) >= 0, "cannot read the log %ls\n", argv[4]);
 

@@ -4,6 +4,7 @@
 #define SANCTUM_E2E_HARNESS_H
 
 #include <windows.h>
+#include <wincrypt.h>
 #include <winioctl.h>
 #include <stdio.h>
 #include "sanctum/ioctl.h"
@@ -14,6 +15,9 @@
 #endif
 #ifndef SANCTUM_CTL_FILE
 #define SANCTUM_CTL_FILE L"sanctumctl.exe"
+#endif
+#ifndef SANCTUM_CERT_FILE
+#define SANCTUM_CERT_FILE L"sanctum-test.cer"
 #endif
 
 /* One line per check, Wine-test style: `ok(cond, "got %lu\n", x)`. */
