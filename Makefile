@@ -107,7 +107,7 @@ endif
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
 .SUFFIXES:
-.PHONY: all check analyze repro-check dist clean distclean setup help compile_commands.json
+.PHONY: all check fuzz analyze repro-check dist clean distclean setup help compile_commands.json
 
 # Rules for one toolchain: objects, resources, unsigned links (debug information moved out
 # to a PDB or a .debug file), then signing as the last step that touches the bytes.
@@ -183,13 +183,15 @@ $(TEST_CERT) $(TEST_KEY) &: | toolchain/make-test-cert.sh
 	$(call msg,CERT,$(CERT_DIR))
 	$(Q)toolchain/make-test-cert.sh $(CERT_DIR) $(DRIVER_NAME)
 
-# Host unit tests: the driver's IRP-free handlers against a small kernel shim, under ASan/UBSan.
-UNIT_SRC := $(wildcard test/unit/*.c test/unit/shim/*.c) \
-	src/kernel/state.c src/kernel/queue.c src/kernel/ioctl.c
+# Host unit tests: all of the driver's own sources against a small kernel shim (test/unit/shim,
+# which stands in for <ntifs.h>), under ASan/UBSan. -fshort-wchar: WCHAR and L"" are UTF-16.
+SHIM_SRC := $(wildcard test/unit/shim/*.c)
+UNIT_SRC := $(wildcard test/unit/*.c) $(SHIM_SRC) $(KERNEL_SRC)
 UNIT_OBJ := $(patsubst %.c,$(HOST_OUT)/unit/%.o,$(UNIT_SRC))
 SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all
-UNIT_CFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror $(SANITIZE) -pthread -MMD -MP \
+HOST_TEST_CFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -fshort-wchar -MMD -MP \
 	-Itest/unit/shim -Iinclude -Isrc/kernel
+UNIT_CFLAGS := $(HOST_TEST_CFLAGS) $(SANITIZE) -pthread
 
 $(HOST_OUT)/unit/%.o: %.c
 	$(call msg,HOSTCC,$@)
@@ -202,6 +204,34 @@ $(HOST_OUT)/unit-tests: $(UNIT_OBJ)
 
 -include $(UNIT_OBJ:.o=.d)
 
+# libFuzzer target (clang only; libFuzzer is in libclang-rt-dev). The driver's sources get
+# coverage tracing to steer the search; the shim and the target are sanitized, not traced.
+FUZZCC ?= clang
+FUZZ_TIME ?= 60
+FUZZ_OUT := $(BUILD)/fuzz
+FUZZ_OBJ := $(patsubst %.c,$(HOST_OUT)/fuzz/%.o,$(SHIM_SRC) test/fuzz/fuzz_driver.c) \
+	$(patsubst %.c,$(HOST_OUT)/fuzz-traced/%.o,$(KERNEL_SRC))
+
+$(HOST_OUT)/fuzz/%.o: %.c
+	$(call msg,FUZZCC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(FUZZCC) $(HOST_TEST_CFLAGS) $(SANITIZE) -c $< -o $@
+
+$(HOST_OUT)/fuzz-traced/%.o: %.c
+	$(call msg,FUZZCC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(FUZZCC) $(HOST_TEST_CFLAGS) $(SANITIZE) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(HOST_OUT)/fuzz-driver: $(FUZZ_OBJ)
+	$(call msg,FUZZLD,$@)
+	$(Q)$(FUZZCC) -fsanitize=fuzzer,address,undefined $^ -o $@
+
+-include $(FUZZ_OBJ:.o=.d)
+
+# New inputs go to $(FUZZ_OUT)/corpus, never into test/fuzz/corpus.
+fuzz: $(HOST_OUT)/fuzz-driver
+	@test/fuzz/run.sh $< $(FUZZ_TIME) $(FUZZ_OUT)
+
 $(HOST_OUT)/pecheck: toolchain/pecheck.c
 	$(call msg,HOSTCC,$@)
 	@mkdir -p $(@D)
@@ -209,7 +239,7 @@ $(HOST_OUT)/pecheck: toolchain/pecheck.c
 
 # Every suite prints `<suite>: N passed, M failed`; test/summary.sh adds them up.
 check: $(foreach tc,$(TOOLCHAINS),build-$(tc) $($(tc)_OUT)/test/sanctum-e2e.exe) \
-	$(HOST_OUT)/pecheck $(HOST_OUT)/unit-tests
+	$(HOST_OUT)/pecheck $(HOST_OUT)/unit-tests $(HOST_OUT)/fuzz-driver
 	@DDK_INCLUDE=$(DDK_INCLUDE) test/check.sh $(foreach tc,$(TOOLCHAINS),$($(tc)_OUT))
 
 # clang's static analyzer and cppcheck over driver and client (also part of check).
@@ -250,6 +280,7 @@ help:
 	@echo '  all        build and sign sanctum.sys and sanctumctl.exe (default)'
 	@echo '  check      build with every toolchain and run every test suite'
 	@echo '  analyze    clang static analyzer and cppcheck over driver and client'
+	@echo '  fuzz       run the libFuzzer target for FUZZ_TIME seconds; new inputs in $(FUZZ_OUT)/corpus'
 	@echo '  repro-check  two clean builds in two directories give identical binaries'
 	@echo '  dist       build/dist/$(DRIVER_NAME)-$(VERSION)-$(ARCH).zip: the bundle for a test VM'
 	@echo '  compile_commands.json  the compile database for editors (clangd), made with bear'

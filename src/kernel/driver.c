@@ -126,7 +126,10 @@ static NTSTATUS SanctumDispatchDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP I
         break;
     case METHOD_IN_DIRECT:
     case METHOD_OUT_DIRECT:
-        status = SanctumMapMdl(Irp, outLength, &output);
+        /* Map the caller's pages only for a request that will use them. */
+        output = NULL;
+        if (SanctumIsKnownIoctl(code))
+            status = SanctumMapMdl(Irp, outLength, &output);
         if (!output)
             outLength = 0;
         break;

@@ -93,18 +93,29 @@ static const struct {
     { IOCTL_SANCTUM_FILL, SanctumFill },
 };
 
+static ULONG SanctumIoctlIndex(ULONG Code)
+{
+    return ((Code >> 2) & 0xFFF) - SANCTUM_FIRST_FUNCTION;
+}
+
+BOOLEAN SanctumIsKnownIoctl(ULONG Code)
+{
+    ULONG index = SanctumIoctlIndex(Code);
+
+    return index < ARRAYSIZE(SanctumIoctls) && SanctumIoctls[index].Code == Code;
+}
+
 NTSTATUS SanctumDeviceControl(PSANCTUM_STATE State, ULONG Code, const VOID *Input,
                               ULONG InputLength, PVOID Output, ULONG OutputLength,
                               PULONG_PTR Information)
 {
-    ULONG index = ((Code >> 2) & 0xFFF) - SANCTUM_FIRST_FUNCTION;
     NTSTATUS status = STATUS_INVALID_DEVICE_REQUEST;
 
     InterlockedIncrement64(&State->Ioctls);
     *Information = 0;
-    if (index < ARRAYSIZE(SanctumIoctls) && SanctumIoctls[index].Code == Code)
-        status = SanctumIoctls[index].Handler(State, Input, InputLength, Output, OutputLength,
-                                              Information);
+    if (SanctumIsKnownIoctl(Code))
+        status = SanctumIoctls[SanctumIoctlIndex(Code)].Handler(State, Input, InputLength, Output,
+                                                                OutputLength, Information);
     if (!NT_SUCCESS(status))
         *Information = 0;
     SanctumRecord(State, status, NT_SUCCESS(status) ? InputLength : 0, *Information);

@@ -73,6 +73,8 @@ NTSTATUS SanctumRead(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle, PVOID Buffer,
 NTSTATUS SanctumDeviceControl(PSANCTUM_STATE State, ULONG Code, const VOID *Input,
                               ULONG InputLength, PVOID Output, ULONG OutputLength,
                               PULONG_PTR Information);
+/* Whether Code is one of ours, with its method and access exactly. */
+BOOLEAN SanctumIsKnownIoctl(ULONG Code);
 
 /* security.c: only LocalSystem and Administrators may open the device. */
 NTSTATUS SanctumProtectDevice(PDEVICE_OBJECT Device);

@@ -339,7 +339,7 @@ static void test_open_fails(void)
     NTSTATUS status;
 
     SanctumStateInit(&st);
-    shim_fail_allocation_after(0);
+    shim_fail_call(1);
     status = SanctumOpen(&st, &h);
     ok(status == STATUS_INSUFFICIENT_RESOURCES, "open: got 0x%08x\n", ST(status));
     ok(h == NULL, "open: handle %p\n", (void *)h);
@@ -365,7 +365,7 @@ static void test_write_fails(void)
     SanctumStateInit(&st);
     h = open_ok(&st);
     pattern(data, sizeof(data), 1);
-    shim_fail_allocation_after(0);
+    shim_fail_call(1);
     status = wr(&st, h, data, 10, &info);
     ok(status == STATUS_INSUFFICIENT_RESOURCES && info == 0, "write: got 0x%08x, %llu bytes\n",
        ST(status), U64(info));
@@ -381,11 +381,11 @@ static void test_write_fails(void)
     /* A full queue with no memory: refused either way, nothing stored. */
     for (i = 0; i < SANCTUM_MAX_QUEUED; i++)
         write_ok(&st, h, 1, i);
-    shim_fail_allocation_after(0);
+    shim_fail_call(1);
     status = wr(&st, h, data, 1, &info);
     ok((status == STATUS_DEVICE_BUSY || status == STATUS_INSUFFICIENT_RESOURCES) && info == 0,
        "full queue, no memory: got 0x%08x, %llu bytes\n", ST(status), U64(info));
-    shim_fail_allocation_after(-1);
+    shim_fail_call(0);
     check_pool(&st, 1 + SANCTUM_MAX_QUEUED, HANDLE_BYTES + SANCTUM_MAX_QUEUED * MESSAGE_BYTES(1));
     close_h(&st, h);
     end_scenario(&st);
@@ -402,7 +402,7 @@ static void test_ioctls_allocate_nothing(void)
     PVOID probe;
 
     SanctumStateInit(&st);
-    shim_fail_allocation_after(0);
+    shim_fail_call(1);
     status = dc(&st, IOCTL_SANCTUM_GET_VERSION, NULL, 0, out, sizeof(out), &info);
     ok(status == STATUS_SUCCESS, "GET_VERSION: got 0x%08x\n", ST(status));
     status = dc(&st, IOCTL_SANCTUM_ECHO, in, sizeof(in), out, sizeof(out), &info);
@@ -452,7 +452,7 @@ static void run_script(ULONG fail_at, ULONG *failures_seen)
     memset(&e, 0, sizeof(e));
     e.Size = sizeof(SANCTUM_STATS);
     SanctumStateInit(&st);
-    shim_fail_allocation_after(fail_at);
+    shim_fail_call(fail_at + 1);
     for (i = 0; i < ARRAYSIZE(script); i++) {
         m = (ULONG)script[i].Handle;
         if (script[i].Op != OP_OPEN && !model[m].H)
@@ -512,7 +512,7 @@ static void run_script(ULONG fail_at, ULONG *failures_seen)
             break;
         }
     }
-    shim_fail_allocation_after(-1);
+    shim_fail_call(0);
     e.Failures = failures;
     s = snap(&st);
     check_stats(&s, &e);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Host unit tests of the driver's IRP-free handlers (state.c, queue.c, ioctl.c), built for
- * Linux against test/unit/shim and run under ASan, UBSan and LSan by test/unit/run.sh.
- * This file: the checks, the helpers, the shim's own checks and main.
+ * Host unit tests of the driver, built for Linux from its own sources against test/unit/shim
+ * and run under ASan, UBSan and LSan by test/unit/run.sh: the IRP-free handlers directly, and
+ * the whole driver (DriverEntry, every dispatch routine, DriverUnload) through the shim's
+ * I/O manager. This file: the checks, the helpers, the shim's own checks and main.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "unit.h"
@@ -208,7 +209,24 @@ void end_scenario_(const char *file, int line, PSANCTUM_STATE st)
     SanctumStateRelease(st);
     check_passive("SanctumStateRelease");
     /* Whatever a failed scenario left must not spill into the next one's counts. */
-    shim_fail_allocation_after(-1);
+    shim_fail_call(0);
+}
+
+int check_ledger_empty_(const char *file, int line, const char *what)
+{
+    SHIM_LEDGER l;
+
+    shim_ledger(&l);
+    if (ok_(file, line,
+            !l.PoolBlocks && !l.PoolBytes && !l.Devices && !l.Links && !l.Handles && !l.Files &&
+                !l.Irps,
+            "%s: ledger not empty: %llu pool blocks (%llu bytes), %u devices, %u links, "
+            "%u handles, %u files, %u IRPs\n",
+            what, U64(l.PoolBlocks), U64(l.PoolBytes), l.Devices, l.Links, l.Handles, l.Files,
+            l.Irps))
+        return 1;
+    shim_ledger_report();
+    return 0;
 }
 
 /* The shim's checks must work, or every clean result below would mean nothing. */
@@ -268,8 +286,7 @@ static void die_corrupt_list(void)
     RemoveEntryList(&b);
 }
 
-/* Runs fn in a child process (stderr silenced); true if it died of abort(). */
-static int dies(void (*fn)(void))
+int dies(void (*fn)(void))
 {
     int status, fd;
     pid_t pid;
@@ -314,7 +331,7 @@ void test_shim(void)
        U64(bytes));
 
     injected = shim_injected_failures();
-    shim_fail_allocation_after(1);
+    shim_fail_call(2);
     a = ExAllocatePoolWithTag(NonPagedPoolNx, 1, TEST_TAG);
     b = ExAllocatePoolWithTag(NonPagedPoolNx, 1, TEST_TAG);
     c = ExAllocatePoolWithTag(NonPagedPoolNx, 1, TEST_TAG);
@@ -323,8 +340,8 @@ void test_shim(void)
        U64(shim_injected_failures() - injected));
     ExFreePoolWithTag(a, TEST_TAG);
     ExFreePoolWithTag(c, TEST_TAG);
-    shim_fail_allocation_after(0);
-    shim_fail_allocation_after(-1);
+    shim_fail_call(1);
+    shim_fail_call(0);
     a = ExAllocatePoolWithTag(NonPagedPoolNx, 1, TEST_TAG);
     ok(a != NULL, "a disarmed failure still happened\n");
     ExFreePoolWithTag(a, TEST_TAG);
@@ -353,7 +370,8 @@ int main(void)
     /* Line-buffered: FAIL lines and sanitizer reports (stderr) stay in order in a log. */
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    test_shim(); /* first: it forks, which is only safe before any thread exists */
+    test_shim(); /* first: these fork, which is only safe before any thread exists */
+    test_shim_io();
     test_version();
     test_echo();
     test_stats();
@@ -361,6 +379,8 @@ int main(void)
     test_unknown();
     test_queue();
     test_allocation_failures();
+    test_driver();
+    test_faults();
     test_concurrency();
 
 #ifdef UNIT_ASAN

@@ -62,8 +62,26 @@ void check_pool_(const char *file, int line, PSANCTUM_STATE st, ULONG64 blocks, 
 #define end_scenario(st) end_scenario_(__FILE__, __LINE__, (st))
 void end_scenario_(const char *file, int line, PSANCTUM_STATE st);
 
-/* The suites: unit.c (the shim itself), test_ioctl.c, test_queue.c, test_threads.c. */
+/* Runs fn in a child process (stderr silenced); true if it died of abort(). Only before any
+ * thread exists. */
+int dies(void (*fn)(void));
+
+/* The shim's ledger is empty (pool, devices, links, handles, files, IRPs); reports it if not. */
+#define check_ledger_empty(what) check_ledger_empty_(__FILE__, __LINE__, (what))
+int check_ledger_empty_(const char *file, int line, const char *what);
+
+/* driver.c's entry point: the tests load the real driver through the shim's I/O manager. */
+DRIVER_INITIALIZE DriverEntry;
+
+/*
+ * The suites: unit.c (the shim itself), test_ioctl.c, test_queue.c, test_threads.c (the
+ * IRP-free handlers), test_shim_io.c (the shim's I/O manager and kernel calls), test_driver.c
+ * (the whole driver through IRPs), test_faults.c (a failure at every failable call).
+ */
 void test_shim(void);
+void test_shim_io(void);
+void test_driver(void);
+void test_faults(void);
 void test_version(void);
 void test_echo(void);
 void test_stats(void);

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The kernel calls of the host shim: spin locks with IRQL tracking, and a checked pool. */
+/*
+ * The kernel calls of the host shim: spin locks with IRQL tracking, a checked pool, and the
+ * one fault-injection counter that every failable call of the shim goes through.
+ */
 #define _POSIX_C_SOURCE 200809L
 #include "shim.h"
 
@@ -70,6 +73,13 @@ KIRQL shim_current_irql(VOID)
     return thread_irql;
 }
 
+VOID shim_require_irql(const char *Api, KIRQL Max)
+{
+    if (thread_irql > Max)
+        shim_die("%s called at IRQL %u (IRQL_NOT_LESS_OR_EQUAL: at most %u)", Api, thread_irql,
+                 Max);
+}
+
 ULONG shim_spin_locks_held(VOID)
 {
     return thread_locks;
@@ -90,9 +100,51 @@ static SHIM_BLOCK pool_blocks[SHIM_MAX_BLOCKS];
 static size_t pool_count;
 static ULONG64 pool_bytes;
 static pthread_mutex_t pool_mutex = PTHREAD_MUTEX_INITIALIZER;
-/* Allocations left before the injected failure; it fails when the count passes 0. */
-static LONG64 pool_fail_countdown = -1;
-static ULONG64 pool_injected;
+
+/*
+ * Fault injection: failable calls left until the injected failure (0: none armed). The call
+ * that takes the countdown from 1 to 0 fails; later ones take it below 0 and never fail.
+ */
+static LONG64 fault_countdown;
+static ULONG64 fault_calls, fault_injected;
+static const char *volatile fault_api;
+static volatile NTSTATUS fault_status;
+
+BOOLEAN shim_fault(const char *Api, NTSTATUS Failure)
+{
+    __atomic_add_fetch(&fault_calls, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_fetch_sub(&fault_countdown, 1, __ATOMIC_SEQ_CST) != 1)
+        return FALSE;
+    fault_api = Api;
+    fault_status = Failure;
+    __atomic_add_fetch(&fault_injected, 1, __ATOMIC_SEQ_CST);
+    return TRUE;
+}
+
+VOID shim_fail_call(ULONG64 n)
+{
+    __atomic_store_n(&fault_countdown, (LONG64)n, __ATOMIC_SEQ_CST);
+}
+
+ULONG64 shim_failable_calls(VOID)
+{
+    return __atomic_load_n(&fault_calls, __ATOMIC_SEQ_CST);
+}
+
+ULONG64 shim_injected_failures(VOID)
+{
+    return __atomic_load_n(&fault_injected, __ATOMIC_SEQ_CST);
+}
+
+const char *shim_last_injected_api(VOID)
+{
+    return fault_api;
+}
+
+NTSTATUS shim_last_injected_status(VOID)
+{
+    return fault_status;
+}
 
 static void tag_text(ULONG Tag, char text[5])
 {
@@ -111,12 +163,9 @@ PVOID ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
 
     if (PoolType != NonPagedPoolNx)
         shim_die("ExAllocatePoolWithTag: pool type %d is not supported", (int)PoolType);
-    if (thread_irql > DISPATCH_LEVEL)
-        shim_die("ExAllocatePoolWithTag at IRQL %u", thread_irql);
-    if (__atomic_fetch_sub(&pool_fail_countdown, 1, __ATOMIC_SEQ_CST) == 0) {
-        __atomic_add_fetch(&pool_injected, 1, __ATOMIC_SEQ_CST);
+    shim_require_irql("ExAllocatePoolWithTag", DISPATCH_LEVEL);
+    if (shim_fault("ExAllocatePoolWithTag", STATUS_INSUFFICIENT_RESOURCES))
         return NULL;
-    }
     block = malloc(NumberOfBytes ? NumberOfBytes : 1);
     if (!block)
         return NULL;
@@ -140,8 +189,7 @@ VOID ExFreePoolWithTag(PVOID P, ULONG Tag)
     char want[5], got[5];
     size_t i;
 
-    if (thread_irql > DISPATCH_LEVEL)
-        shim_die("ExFreePoolWithTag(%p) at IRQL %u", P, thread_irql);
+    shim_require_irql("ExFreePoolWithTag", DISPATCH_LEVEL);
     pthread_mutex_lock(&pool_mutex);
     for (i = 0; i < pool_count; i++)
         if (pool_blocks[i].Block == P)
@@ -185,14 +233,4 @@ VOID shim_pool_report(VOID)
                 pool_blocks[i].Block, (size_t)pool_blocks[i].Bytes, tag);
     }
     pthread_mutex_unlock(&pool_mutex);
-}
-
-VOID shim_fail_allocation_after(LONG64 n)
-{
-    __atomic_store_n(&pool_fail_countdown, n < 0 ? -1 : n, __ATOMIC_SEQ_CST);
-}
-
-ULONG64 shim_injected_failures(VOID)
-{
-    return __atomic_load_n(&pool_injected, __ATOMIC_SEQ_CST);
 }

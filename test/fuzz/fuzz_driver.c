@@ -1,0 +1,903 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target: the input is a sequence of operations on a loaded driver, sent through
+ * the host shim's I/O manager (test/unit/shim) as Windows would send them. A model of the
+ * protocol predicts every status, every byte returned and every counter; after each step the
+ * driver's counters, the shim's ledger and the canaries around every buffer are checked, and
+ * at the end, after DriverUnload, the ledger must be empty. Any difference aborts (a crash to
+ * libFuzzer). Built with ASan and UBSan: see the Makefile's fuzz rules and test/fuzz/run.sh.
+ *
+ * Encoding (every field one byte unless said; a missing byte reads as 0):
+ *   op = byte % 10
+ *   0 CREATE  flags         access = ACCESSES[flags & 7], caller = (flags >> 3) % 3
+ *                           (admin, system, user), path = (flags >> 5) % 3 (link, device
+ *                           name, link + "\x")
+ *   1 CLOSE   slot          CLEANUP (unless sent already) then CLOSE
+ *   2 CLEANUP slot          the handle is closed, its file object not yet
+ *   3 READ    slot len
+ *   4 WRITE   slot len fill
+ *   5 IOCTL   slot code inlen outlen fill
+ *   6 FAULT   k             the (k % 12 + 1)-th failable kernel call from now fails (12:
+ *                           past DriverEntry's 11, for a RELOAD)
+ *   7 RELOAD                DriverUnload with the handles open, then DriverEntry again
+ *   8 MAJOR   slot major    an IRP of another major function
+ *   9 WINE                  toggle: a 0-byte read or write gets an MDL (Wine) or none
+ *   slot = byte % 8 (an empty slot skips the operation)
+ *   len  = class byte, then: 0: 0; 1: 1 + byte; 2: 16-bit LE; 3: BOUNDARIES[byte];
+ *          4: 32-bit LE (absurd lengths too); 5-7: byte
+ *   code = selector byte, then: 0-3: protocol code; 4: byte b -> function 0x800 + b % 4,
+ *          method b >> 2, access b >> 4 (our device type); 5: 16-bit function, byte
+ *          method/access (our device type); 6: raw 32-bit LE; 7: byte -> another device type
+ */
+#define _DEFAULT_SOURCE
+#include "sanctum.h"
+#include "shim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+/* driver.c's entry point. */
+DRIVER_INITIALIZE DriverEntry;
+
+#define RW (FILE_READ_DATA | FILE_WRITE_DATA)
+#define SLOTS 8
+#define CANARY 0xCC
+/* What the fuzzer allocates for a METHOD_BUFFERED (or direct-input) user buffer at most. */
+#define BUFFERED_CAP (2u * 1024 * 1024)
+/* Direct-I/O buffers: this much of a longer one is accessible, the rest PROT_NONE. */
+#define DIRECT_CAP SANCTUM_MAX_FILL
+#define PAGE 4096u
+
+/* queue.c's private message layout, mirrored: PoolBytes counts its size per message. */
+typedef struct {
+    LIST_ENTRY Link;
+    ULONG Length;
+    UCHAR Data[ANYSIZE_ARRAY];
+} FUZZ_MESSAGE;
+#define MESSAGE_BYTES(n) ((ULONG64)FIELD_OFFSET(FUZZ_MESSAGE, Data) + (ULONG64)(n))
+#define HANDLE_BYTES ((ULONG64)sizeof(SANCTUM_HANDLE))
+
+static const ACCESS_MASK ACCESSES[8] = {
+    RW, FILE_READ_DATA, FILE_WRITE_DATA, 0, GENERIC_READ | GENERIC_WRITE, GENERIC_ALL,
+    FILE_READ_DATA | SYNCHRONIZE, RW,
+};
+static const ULONG BOUNDARIES[] = {
+    0, 1, 2, 3, 4, 5, 19, 20, 21, 87, 88, 89, 4095, 4096, 4097, 65535, 65536, 65537,
+    SANCTUM_MAX_FILL - 1, SANCTUM_MAX_FILL, SANCTUM_MAX_FILL + 1, SHIM_MAX_SYSTEM_BUFFER,
+    SHIM_MAX_SYSTEM_BUFFER + 1, 0x7FFFFFFF, 0x80000000u, 0xFFFFFFFFu,
+};
+
+#define CHECK(cond, ...)                                                            \
+    do {                                                                            \
+        if (!(cond)) {                                                              \
+            fprintf(stderr, "fuzz_driver: %s:%d: check failed: %s\n  ", __FILE__,   \
+                    __LINE__, #cond);                                               \
+            fprintf(stderr, __VA_ARGS__);                                           \
+            fputc('\n', stderr);                                                    \
+            abort();                                                                \
+        }                                                                           \
+    } while (0)
+
+/* ---- the input ---- */
+
+typedef struct {
+    const UCHAR *Data;
+    size_t Size, At;
+} INPUT;
+
+static UCHAR u8(INPUT *in)
+{
+    return in->At < in->Size ? in->Data[in->At++] : 0;
+}
+
+static ULONG u16(INPUT *in)
+{
+    ULONG lo = u8(in);
+
+    return lo | (ULONG)u8(in) << 8;
+}
+
+static ULONG u32(INPUT *in)
+{
+    ULONG lo = u16(in);
+
+    return lo | u16(in) << 16;
+}
+
+static ULONG length(INPUT *in)
+{
+    switch (u8(in) % 8) {
+    case 0:
+        return 0;
+    case 1:
+        return 1 + (ULONG)u8(in);
+    case 2:
+        return u16(in);
+    case 3:
+        return BOUNDARIES[u8(in) % ARRAYSIZE(BOUNDARIES)];
+    case 4:
+        return u32(in);
+    default:
+        return u8(in);
+    }
+}
+
+static ULONG code(INPUT *in)
+{
+    static const ULONG known[] = { IOCTL_SANCTUM_GET_VERSION, IOCTL_SANCTUM_ECHO,
+                                   IOCTL_SANCTUM_GET_STATS, IOCTL_SANCTUM_FILL };
+    ULONG sel = u8(in) % 8, b, f;
+
+    if (sel < 4)
+        return known[sel];
+    switch (sel) {
+    case 4:
+        b = u8(in);
+        return CTL_CODE(SANCTUM_DEVICE_TYPE, 0x800 + b % 4, (b >> 2) & 3, (b >> 4) & 3);
+    case 5:
+        f = u16(in) & 0xFFF;
+        b = u8(in);
+        return CTL_CODE(SANCTUM_DEVICE_TYPE, f, b & 3, (b >> 2) & 3);
+    case 6:
+        return u32(in);
+    default:
+        b = u8(in);
+        return CTL_CODE(0x22u + (b & 0x40 ? 0x8A00u : 0), 0x800 + b % 4, (b >> 2) & 3,
+                        (b >> 4) & 3);
+    }
+}
+
+/* ---- user buffers: exact-size heap blocks, or maps with a PROT_NONE tail and guard ---- */
+
+typedef struct {
+    UCHAR *P;          /* what the caller passes */
+    ULONG Length;      /* what the caller says */
+    UCHAR *Rw;         /* the accessible bytes around P, all CANARY at first */
+    size_t RwLength;
+    size_t Accessible; /* bytes of P that may be written */
+    void *Map;
+    size_t MapLength;
+} UBUF;
+
+/* One mapping of DIRECT_CAP bytes and a guard page, made once: big buffers that are all
+ * accessible end at its guard page (no page faults for every 16 MiB FILL). */
+static UCHAR *big_buffer(void)
+{
+    static UCHAR *big;
+
+    if (!big) {
+        big = mmap(NULL, DIRECT_CAP + PAGE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        CHECK(big != MAP_FAILED, "mmap of the big buffer failed");
+        CHECK(!mprotect(big + DIRECT_CAP, PAGE, PROT_NONE), "mprotect failed");
+    }
+    return big;
+}
+
+static void ubuf_get(UBUF *b, ULONG len, size_t cap)
+{
+    memset(b, 0, sizeof(*b));
+    b->Length = len;
+    if (len <= 65536 + 64) {
+        /* Exactly len bytes: ASan sees a byte past them. */
+        b->P = b->Rw = malloc(len ? len : 1);
+        CHECK(b->P, "out of memory");
+        b->RwLength = b->Accessible = len;
+    } else if (len <= cap && len <= DIRECT_CAP) {
+        /* All of it accessible, its end at the guard page. */
+        b->P = big_buffer() + DIRECT_CAP - len;
+        b->Rw = (UCHAR *)((uintptr_t)b->P & ~(uintptr_t)(PAGE - 1));
+        b->RwLength = (size_t)(big_buffer() + DIRECT_CAP - b->Rw);
+        b->Accessible = len;
+    } else {
+        size_t pages = ((size_t)len + PAGE - 1) / PAGE * PAGE;
+        size_t accessible = len <= cap ? len : SANCTUM_MAX_MESSAGE;
+        uintptr_t from, to;
+
+        /* The buffer ends where a guard page begins; beyond `accessible`, nothing is mapped. */
+        b->MapLength = pages + PAGE;
+        b->Map = mmap(NULL, b->MapLength, PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        CHECK(b->Map != MAP_FAILED, "mmap of %zu bytes failed", b->MapLength);
+        b->P = (UCHAR *)b->Map + pages - len;
+        from = (uintptr_t)b->P & ~(uintptr_t)(PAGE - 1);
+        to = ((uintptr_t)b->P + accessible + PAGE - 1) & ~(uintptr_t)(PAGE - 1);
+        CHECK(!mprotect((void *)from, to - from, PROT_READ | PROT_WRITE), "mprotect failed");
+        b->Rw = (UCHAR *)from;
+        b->RwLength = to - from;
+        b->Accessible = accessible;
+    }
+    memset(b->Rw, CANARY, b->RwLength);
+}
+
+static void ubuf_put(UBUF *b)
+{
+    if (b->Map)
+        munmap(b->Map, b->MapLength);
+    else if (b->P < big_buffer() || b->P >= big_buffer() + DIRECT_CAP)
+        free(b->P);
+}
+
+/* Index of the first byte of [from, to) that is not CANARY, or -1 (a word at a time). */
+static long first_written(const UCHAR *p, size_t from, size_t to)
+{
+    const uint64_t canaries = 0x0101010101010101ull * CANARY;
+    size_t i = from;
+    uint64_t word;
+
+    for (; i < to && (i & 7); i++)
+        if (p[i] != CANARY)
+            return (long)i;
+    for (; i + 8 <= to; i += 8) {
+        memcpy(&word, p + i, sizeof(word));
+        if (word != canaries)
+            break;
+    }
+    for (; i < to; i++)
+        if (p[i] != CANARY)
+            return (long)i;
+    return -1;
+}
+
+/* Nothing written outside P[0, n) (the whole accessible area otherwise CANARY). */
+static void ubuf_check(const UBUF *b, size_t n, const char *what)
+{
+    size_t offset = (size_t)(b->P - b->Rw);
+    long bad = first_written(b->Rw, 0, offset);
+
+    if (bad < 0)
+        bad = first_written(b->Rw, offset + n, b->RwLength);
+    CHECK(bad < 0, "%s: byte %ld (of %u) written outside the reply of %zu bytes", what,
+          bad - (long)offset, b->Length, n);
+}
+
+/* ---- the model ---- */
+
+typedef struct {
+    ULONG Length;
+    UCHAR *Data;
+} MODEL_MESSAGE;
+
+typedef struct {
+    SHIM_FILE *File;
+    ACCESS_MASK Access;
+    BOOLEAN CleanedUp;
+    MODEL_MESSAGE Queue[SANCTUM_MAX_QUEUED];
+    ULONG Head, Count;
+} MODEL_HANDLE;
+
+static struct {
+    PDRIVER_OBJECT Driver;
+    MODEL_HANDLE Handles[SLOTS];
+    SANCTUM_STATS Expected;
+    LONG64 Countdown; /* failable calls until the armed fault; 0: none armed */
+    BOOLEAN WineMdl;
+} m;
+
+static PSANCTUM_STATE state(void)
+{
+    return m.Driver->DeviceObject->DeviceExtension;
+}
+
+static ULONG open_files(void)
+{
+    ULONG i, n = 0;
+
+    for (i = 0; i < SLOTS; i++)
+        n += m.Handles[i].File != NULL;
+    return n;
+}
+
+/* After every step: the counters, the pool and the shim's objects as the model says. */
+static void check_invariants(const char *what)
+{
+    SANCTUM_STATS s, *e = &m.Expected;
+    SHIM_LEDGER l;
+
+    SanctumSnapshot(state(), &s);
+    e->Size = sizeof(SANCTUM_STATS);
+#define SAME(f)                                                                             \
+    CHECK(s.f == e->f, "after %s: " #f " is %llu, the model says %llu", what,             \
+          (unsigned long long)s.f, (unsigned long long)e->f)
+    SAME(Size);
+    SAME(OpenHandles);
+    SAME(Creates);
+    SAME(Closes);
+    SAME(Reads);
+    SAME(Writes);
+    SAME(Ioctls);
+    SAME(Failures);
+    SAME(BytesIn);
+    SAME(BytesOut);
+    SAME(PoolAllocations);
+    SAME(PoolBytes);
+#undef SAME
+    shim_ledger(&l);
+    CHECK(l.PoolBlocks == s.PoolAllocations && l.PoolBytes == s.PoolBytes,
+          "after %s: the ledger holds %llu blocks, %llu bytes; the driver counts %llu, %llu", what,
+          (unsigned long long)l.PoolBlocks, (unsigned long long)l.PoolBytes,
+          (unsigned long long)s.PoolAllocations, (unsigned long long)s.PoolBytes);
+    CHECK(l.Devices == 1 && l.Links == 1 && l.Handles == 0 && l.Irps == 0 &&
+              l.Files == open_files(),
+          "after %s: %u devices, %u links, %u handles, %u IRPs, %u files (model %u)", what,
+          l.Devices, l.Links, l.Handles, l.Irps, l.Files, open_files());
+}
+
+/* The failable calls an operation makes, in order: the armed fault hits the Countdown-th. */
+typedef enum { CALL_NONE, CALL_POOL, CALL_MAP } CALL;
+
+/* Which of an operation's n failable calls fails (its index), or -1; advances the countdown. */
+static int predict_fault(int n)
+{
+    int hit = -1;
+
+    if (m.Countdown > 0 && m.Countdown <= n)
+        hit = (int)m.Countdown - 1;
+    m.Countdown = m.Countdown > n ? m.Countdown - n : 0;
+    return hit;
+}
+
+/* The shim agrees: exactly the predicted calls were made, the predicted one failed. */
+static void check_calls(const char *what, ULONG64 calls_before, ULONG64 injected_before, int n,
+                        int hit, const CALL *calls)
+{
+    ULONG64 made = shim_failable_calls() - calls_before;
+    ULONG64 injected = shim_injected_failures() - injected_before;
+
+    if (hit >= 0)
+        n = hit + 1; /* the driver stops at the failure */
+    CHECK(made == (ULONG64)n, "%s made %llu failable calls, the model expects %d", what,
+          (unsigned long long)made, n);
+    CHECK(injected == (hit >= 0), "%s: %llu faults injected, the model expects %d", what,
+          (unsigned long long)injected, hit >= 0);
+    if (hit >= 0) {
+        const char *api = shim_last_injected_api();
+
+        CHECK(!strcmp(api, calls[hit] == CALL_POOL ? "ExAllocatePoolWithTag"
+                                                   : "MmMapLockedPagesSpecifyCache"),
+              "%s: the fault hit %s", what, api);
+    }
+}
+
+static void load(void)
+{
+    ULONG64 before = shim_injected_failures(), calls = shim_failable_calls();
+    NTSTATUS status;
+
+    shim_log_clear();
+    status = shim_load_driver(DriverEntry, &m.Driver);
+    if (shim_injected_failures() != before) {
+        /* DriverEntry failed at the fault: its status, and nothing left behind. */
+        CHECK(status == shim_last_injected_status() && !m.Driver,
+              "DriverEntry with a fault in %s: 0x%08x", shim_last_injected_api(),
+              (unsigned)status);
+        CHECK(shim_ledger_empty(), "a failed DriverEntry left something in the ledger");
+        m.Countdown = 0;
+        status = shim_load_driver(DriverEntry, &m.Driver);
+    } else {
+        ULONG64 made = shim_failable_calls() - calls;
+
+        m.Countdown = m.Countdown > (LONG64)made ? m.Countdown - (LONG64)made : 0;
+    }
+    CHECK(status == STATUS_SUCCESS && m.Driver, "DriverEntry: 0x%08x", (unsigned)status);
+    memset(&m.Expected, 0, sizeof(m.Expected));
+    check_invariants("DriverEntry");
+}
+
+static void forget_queue(MODEL_HANDLE *h)
+{
+    while (h->Count) {
+        MODEL_MESSAGE *msg = &h->Queue[h->Head];
+
+        m.Expected.PoolAllocations--;
+        m.Expected.PoolBytes -= MESSAGE_BYTES(msg->Length);
+        free(msg->Data);
+        h->Head = (h->Head + 1) % SANCTUM_MAX_QUEUED;
+        h->Count--;
+    }
+    h->Head = 0;
+}
+
+static void unload(void)
+{
+    SHIM_LEDGER l;
+    ULONG i, files = open_files();
+
+    shim_log_clear();
+    shim_unload_driver(m.Driver);
+    m.Driver = NULL;
+    CHECK(shim_log_find(SANCTUM_LOG_PREFIX
+                        ": unloaded, pool outstanding: 0 allocations, 0 bytes\n") == 1,
+          "the unload line: %s",
+          shim_log_count() ? shim_log_line(shim_log_count() - 1)->Text : "(none)\n");
+    shim_ledger(&l);
+    CHECK(!l.PoolBlocks && !l.PoolBytes && !l.Devices && !l.Links && !l.Handles && !l.Irps &&
+              l.Files == files,
+          "after DriverUnload: %llu pool blocks, %u devices, %u links, %u handles, %u files",
+          (unsigned long long)l.PoolBlocks, l.Devices, l.Links, l.Handles, l.Files);
+    /* Handles still open (Wine allows the stop) lose their driver: let them go. */
+    for (i = 0; i < SLOTS; i++) {
+        if (!m.Handles[i].File)
+            continue;
+        forget_queue(&m.Handles[i]);
+        shim_abandon(m.Handles[i].File);
+        m.Handles[i].File = NULL;
+    }
+    CHECK(shim_ledger_empty(), "the ledger is not empty after DriverUnload");
+}
+
+/* ---- operations ---- */
+
+static void op_create(INPUT *in)
+{
+    static const PCWSTR paths[] = { SANCTUM_DOS_DEVICE_NAME, SANCTUM_NT_DEVICE_NAME,
+                                    SANCTUM_DOS_DEVICE_NAME L"\\x" };
+    UCHAR flags = u8(in);
+    ACCESS_MASK access = ACCESSES[flags & 7];
+    SHIM_CALLER caller = (SHIM_CALLER)((flags >> 3) % 3);
+    CALL calls[] = { CALL_POOL };
+    MODEL_HANDLE *h = NULL;
+    ULONG64 made, injected;
+    SHIM_FILE *file;
+    NTSTATUS status;
+    int hit, i;
+
+    for (i = 0; i < SLOTS && !h; i++)
+        if (!m.Handles[i].File)
+            h = &m.Handles[i];
+    if (!h)
+        return;
+    made = shim_failable_calls();
+    injected = shim_injected_failures();
+    status = shim_create(paths[(flags >> 5) % 3], access, caller, &file);
+    if (caller == SHIM_CALLER_USER && access) {
+        /* The DACL admits LocalSystem and Administrators only (also below the device). */
+        CHECK(status == STATUS_ACCESS_DENIED && !file && !shim_last_dispatched(),
+              "a standard user's open: 0x%08x", (unsigned)status);
+        check_calls("a refused open", made, injected, 0, -1, calls);
+        return;
+    }
+    hit = predict_fault(1);
+    check_calls("create", made, injected, 1, hit, calls);
+    if (hit >= 0) {
+        CHECK(status == STATUS_INSUFFICIENT_RESOURCES && !file, "create with a pool fault: 0x%08x",
+              (unsigned)status);
+        m.Expected.Failures++;
+        return;
+    }
+    CHECK(status == STATUS_SUCCESS && file && shim_file_object(file)->FsContext,
+          "create: 0x%08x", (unsigned)status);
+    memset(h, 0, sizeof(*h));
+    h->File = file;
+    h->Access = shim_file_access(file);
+    m.Expected.Creates++;
+    m.Expected.OpenHandles++;
+    m.Expected.PoolAllocations++;
+    m.Expected.PoolBytes += HANDLE_BYTES;
+}
+
+static MODEL_HANDLE *slot(INPUT *in)
+{
+    MODEL_HANDLE *h = &m.Handles[u8(in) % SLOTS];
+
+    return h->File ? h : NULL;
+}
+
+static void op_cleanup(MODEL_HANDLE *h)
+{
+    shim_cleanup(h->File);
+    h->CleanedUp = TRUE;
+    forget_queue(h);
+}
+
+static void op_close(MODEL_HANDLE *h)
+{
+    if (!h->CleanedUp)
+        forget_queue(h);
+    shim_close(h->File);
+    /* CLOSE drains what a write after CLEANUP queued. */
+    forget_queue(h);
+    h->File = NULL;
+    m.Expected.Closes++;
+    m.Expected.OpenHandles--;
+    m.Expected.PoolAllocations--;
+    m.Expected.PoolBytes -= HANDLE_BYTES;
+}
+
+static void op_read(INPUT *in, MODEL_HANDLE *h)
+{
+    ULONG len = length(in);
+    CALL calls[] = { CALL_MAP };
+    ULONG64 made = shim_failable_calls(), injected = shim_injected_failures();
+    int n = len ? 1 : 0, hit;
+    ULONG_PTR info;
+    NTSTATUS status;
+    UBUF b;
+
+    ubuf_get(&b, len, DIRECT_CAP);
+    status = shim_read(h->File, b.P, len, &info);
+    if (!(h->Access & FILE_READ_DATA)) {
+        CHECK(status == STATUS_ACCESS_DENIED && !shim_last_dispatched(), "read, no access");
+        check_calls("a refused read", made, injected, 0, -1, calls);
+        ubuf_check(&b, 0, "refused read");
+        ubuf_put(&b);
+        return;
+    }
+    hit = predict_fault(n);
+    check_calls("read", made, injected, n, hit, calls);
+    m.Expected.Reads++;
+    if (hit >= 0) {
+        CHECK(status == STATUS_INSUFFICIENT_RESOURCES && info == 0,
+              "read with a mapping fault: 0x%08x, %llu", (unsigned)status,
+              (unsigned long long)info);
+        m.Expected.Failures++;
+        ubuf_check(&b, 0, "failed read");
+    } else if (!h->Count) {
+        CHECK(status == STATUS_SUCCESS && info == 0, "read of an empty queue: 0x%08x, %llu",
+              (unsigned)status, (unsigned long long)info);
+        ubuf_check(&b, 0, "empty read");
+    } else {
+        MODEL_MESSAGE *msg = &h->Queue[h->Head];
+
+        if (msg->Length > len) {
+            CHECK(status == STATUS_BUFFER_TOO_SMALL && info == 0,
+                  "read %u of a %u-byte message: 0x%08x, %llu", len, msg->Length,
+                  (unsigned)status, (unsigned long long)info);
+            m.Expected.Failures++;
+            ubuf_check(&b, 0, "short read");
+        } else {
+            CHECK(status == STATUS_SUCCESS && info == msg->Length &&
+                      !memcmp(b.P, msg->Data, msg->Length),
+                  "read %u of a %u-byte message: 0x%08x, %llu bytes, or not its bytes", len,
+                  msg->Length, (unsigned)status, (unsigned long long)info);
+            ubuf_check(&b, msg->Length, "read");
+            m.Expected.BytesOut += msg->Length;
+            m.Expected.PoolAllocations--;
+            m.Expected.PoolBytes -= MESSAGE_BYTES(msg->Length);
+            free(msg->Data);
+            h->Head = (h->Head + 1) % SANCTUM_MAX_QUEUED;
+            h->Count--;
+        }
+    }
+    ubuf_put(&b);
+}
+
+static void op_write(INPUT *in, MODEL_HANDLE *h)
+{
+    ULONG len = length(in), i;
+    UCHAR fill = u8(in);
+    CALL calls[] = { CALL_MAP, CALL_POOL };
+    ULONG64 made, injected;
+    int n = len == 0 ? 0 : len > SANCTUM_MAX_MESSAGE ? 1 : 2, hit;
+    ULONG_PTR info;
+    NTSTATUS status;
+    UBUF b;
+
+    ubuf_get(&b, len, DIRECT_CAP);
+    for (i = 0; i < len && i < b.Accessible; i++)
+        b.P[i] = (UCHAR)(fill + i * 7 + (i >> 9));
+    made = shim_failable_calls();
+    injected = shim_injected_failures();
+    status = shim_write(h->File, b.P, len, &info);
+    if (!(h->Access & FILE_WRITE_DATA)) {
+        CHECK(status == STATUS_ACCESS_DENIED && !shim_last_dispatched(), "write, no access");
+        check_calls("a refused write", made, injected, 0, -1, calls);
+        ubuf_put(&b);
+        return;
+    }
+    hit = predict_fault(n);
+    check_calls("write", made, injected, n, hit, calls);
+    m.Expected.Writes++;
+    if (hit >= 0) {
+        CHECK(status == STATUS_INSUFFICIENT_RESOURCES && info == 0,
+              "write %u with a fault: 0x%08x", len, (unsigned)status);
+        m.Expected.Failures++;
+    } else if (len == 0 || len > SANCTUM_MAX_MESSAGE) {
+        CHECK(status == STATUS_INVALID_PARAMETER && info == 0, "write %u: 0x%08x", len,
+              (unsigned)status);
+        m.Expected.Failures++;
+    } else if (h->Count == SANCTUM_MAX_QUEUED) {
+        CHECK(status == STATUS_DEVICE_BUSY && info == 0, "write %u to a full queue: 0x%08x", len,
+              (unsigned)status);
+        m.Expected.Failures++;
+    } else {
+        MODEL_MESSAGE *msg = &h->Queue[(h->Head + h->Count) % SANCTUM_MAX_QUEUED];
+
+        CHECK(status == STATUS_SUCCESS && info == len, "write %u: 0x%08x, %llu", len,
+              (unsigned)status, (unsigned long long)info);
+        msg->Length = len;
+        msg->Data = malloc(len);
+        CHECK(msg->Data, "out of memory");
+        memcpy(msg->Data, b.P, len);
+        h->Count++;
+        m.Expected.BytesIn += len;
+        m.Expected.PoolAllocations++;
+        m.Expected.PoolBytes += MESSAGE_BYTES(len);
+    }
+    ubuf_put(&b);
+}
+
+/* What SanctumDeviceControl answers, given what the dispatch routine passes it. */
+static NTSTATUS expected_ioctl(ULONG code, const UCHAR *input, ULONG in_len, BOOLEAN has_output,
+                               ULONG out_len, ULONG_PTR *info)
+{
+    *info = 0;
+    switch (code) {
+    case IOCTL_SANCTUM_GET_VERSION:
+        if (out_len < sizeof(SANCTUM_VERSION) || !has_output)
+            return STATUS_BUFFER_TOO_SMALL;
+        *info = sizeof(SANCTUM_VERSION);
+        return STATUS_SUCCESS;
+    case IOCTL_SANCTUM_ECHO:
+        if (in_len == 0 || in_len > SANCTUM_MAX_ECHO || !input)
+            return STATUS_INVALID_PARAMETER;
+        if (out_len < in_len || !has_output)
+            return STATUS_BUFFER_TOO_SMALL;
+        *info = in_len;
+        return STATUS_SUCCESS;
+    case IOCTL_SANCTUM_GET_STATS:
+        if (out_len < sizeof(SANCTUM_STATS) || !has_output)
+            return STATUS_BUFFER_TOO_SMALL;
+        *info = sizeof(SANCTUM_STATS);
+        return STATUS_SUCCESS;
+    case IOCTL_SANCTUM_FILL:
+        if (in_len != sizeof(ULONG) || !input)
+            return STATUS_INVALID_PARAMETER;
+        if (out_len == 0 || out_len > SANCTUM_MAX_FILL || !has_output)
+            return STATUS_INVALID_PARAMETER;
+        *info = out_len;
+        return STATUS_SUCCESS;
+    default:
+        return STATUS_INVALID_DEVICE_REQUEST;
+    }
+}
+
+static void op_ioctl(INPUT *in, MODEL_HANDLE *h)
+{
+    ULONG c = code(in), in_len = length(in), out_len = length(in);
+    UCHAR fill = u8(in);
+    ULONG method = METHOD_FROM_CTL_CODE(c), access = (c >> 14) & 3, i;
+    ULONG64 made, injected;
+    CALL calls[] = { CALL_MAP };
+    int n = 0, hit;
+    BOOLEAN refused_size = FALSE, absurd = FALSE;
+    UCHAR *input = NULL;
+    UBUF out;
+    ULONG_PTR info, want_info;
+    NTSTATUS status, want;
+    SANCTUM_STATS before_reply;
+    static UCHAR *nowhere;
+
+    /* The caller's buffers must be real memory for their lengths, or the I/O manager would
+     * refuse them: lengths past what the fuzzer allocates are folded back, except those so
+     * large that no system buffer could hold them (refused before any byte is touched). */
+    if (!nowhere) {
+        nowhere = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        CHECK(nowhere != MAP_FAILED, "mmap failed");
+    }
+    if (method == METHOD_BUFFERED) {
+        ULONG most = in_len > out_len ? in_len : out_len;
+
+        if (most > SHIM_MAX_SYSTEM_BUFFER) {
+            absurd = refused_size = TRUE;
+        } else {
+            if (in_len > BUFFERED_CAP)
+                in_len %= BUFFERED_CAP;
+            if (out_len > BUFFERED_CAP)
+                out_len %= BUFFERED_CAP;
+        }
+    } else if (method != METHOD_NEITHER) {
+        if (in_len > SHIM_MAX_SYSTEM_BUFFER)
+            absurd = refused_size = TRUE;
+        else if (in_len > BUFFERED_CAP)
+            in_len %= BUFFERED_CAP;
+    }
+
+    if (absurd || method == METHOD_NEITHER) {
+        /* Never read by the I/O manager or (METHOD_NEITHER) by the driver. */
+        input = NULL;
+    } else {
+        input = malloc(in_len ? in_len : 1);
+        CHECK(input, "out of memory");
+        for (i = 0; i < in_len; i++)
+            input[i] = (UCHAR)(fill * 13 + i + (i >> 8));
+    }
+    if (absurd)
+        memset(&out, 0, sizeof(out));
+    else if (method == METHOD_BUFFERED || method == METHOD_NEITHER)
+        ubuf_get(&out, out_len, BUFFERED_CAP);
+    else
+        ubuf_get(&out, out_len, DIRECT_CAP);
+    made = shim_failable_calls();
+    injected = shim_injected_failures();
+    status = shim_ioctl(h->File, c, input ? input : nowhere, in_len, absurd ? nowhere : out.P,
+                        out_len, &info);
+
+    if (((access & FILE_READ_ACCESS) && !(h->Access & FILE_READ_DATA)) ||
+        ((access & FILE_WRITE_ACCESS) && !(h->Access & FILE_WRITE_DATA))) {
+        CHECK(status == STATUS_ACCESS_DENIED && !shim_last_dispatched(),
+              "IOCTL 0x%08x without access: 0x%08x", c, (unsigned)status);
+        check_calls("a refused IOCTL", made, injected, 0, -1, calls);
+        goto out;
+    }
+    if (refused_size) {
+        CHECK(status == STATUS_INSUFFICIENT_RESOURCES && !shim_last_dispatched(),
+              "IOCTL 0x%08x, %u in, %u out: a system buffer too large: 0x%08x", c, in_len,
+              out_len, (unsigned)status);
+        check_calls("a refused IOCTL", made, injected, 0, -1, calls);
+        goto out;
+    }
+    CHECK(shim_last_dispatched(), "IOCTL 0x%08x was not dispatched", c);
+    /* The driver maps a direct-I/O buffer only for a code of its own (FILL). */
+    if ((method == METHOD_IN_DIRECT || method == METHOD_OUT_DIRECT) && out_len &&
+        c == IOCTL_SANCTUM_FILL)
+        n = 1;
+    hit = predict_fault(n);
+    check_calls("IOCTL", made, injected, n, hit, calls);
+    m.Expected.Ioctls++;
+    before_reply = m.Expected;
+    if (hit >= 0) {
+        want = STATUS_INSUFFICIENT_RESOURCES;
+        want_info = 0;
+    } else if (method == METHOD_BUFFERED) {
+        ULONG most = in_len > out_len ? in_len : out_len;
+
+        want = expected_ioctl(c, most ? input : NULL, in_len, most != 0, out_len, &want_info);
+    } else if (method == METHOD_NEITHER) {
+        want = expected_ioctl(c, NULL, 0, FALSE, 0, &want_info);
+    } else {
+        want = expected_ioctl(c, in_len ? input : NULL, in_len, out_len != 0, out_len, &want_info);
+    }
+    CHECK(status == want && info == want_info,
+          "IOCTL 0x%08x, %u in, %u out: 0x%08x, %llu bytes; the model says 0x%08x, %llu", c,
+          in_len, out_len, (unsigned)status, (unsigned long long)info, (unsigned)want,
+          (unsigned long long)want_info);
+    ubuf_check(&out, NT_SUCCESS(status) ? info : 0, "IOCTL");
+    if (NT_SUCCESS(status)) {
+        /* The bytes themselves. */
+        if (c == IOCTL_SANCTUM_ECHO) {
+            CHECK(!memcmp(out.P, input, in_len), "ECHO %u: not the same bytes", in_len);
+        } else if (c == IOCTL_SANCTUM_FILL) {
+            ULONG seed;
+
+            static UCHAR *ramp; /* ramp[i] = (UCHAR)i: a FILL reply is ramp + (seed & 0xFF) */
+
+            if (!ramp) {
+                ramp = malloc(SANCTUM_MAX_FILL + 256);
+                CHECK(ramp, "out of memory");
+                for (i = 0; i < SANCTUM_MAX_FILL + 256; i++)
+                    ramp[i] = (UCHAR)i;
+            }
+            memcpy(&seed, input, sizeof(seed));
+            CHECK(!memcmp(out.P, ramp + (seed & 0xFF), info),
+                  "FILL: not the pattern of seed 0x%08x", seed);
+        } else if (c == IOCTL_SANCTUM_GET_VERSION) {
+            SANCTUM_VERSION v;
+
+            memcpy(&v, out.P, sizeof(v));
+            CHECK(v.Size == sizeof(v) && v.Protocol == SANCTUM_PROTOCOL_VERSION &&
+                      v.Major == SANCTUM_VERSION_MAJOR && v.Minor == SANCTUM_VERSION_MINOR &&
+                      v.Patch == SANCTUM_VERSION_PATCH,
+                  "GET_VERSION: size %u, protocol %u", v.Size, v.Protocol);
+        } else if (c == IOCTL_SANCTUM_GET_STATS) {
+            SANCTUM_STATS s;
+
+            before_reply.Size = sizeof(s);
+            memcpy(&s, out.P, sizeof(s));
+            CHECK(!memcmp(&s, &before_reply, sizeof(s)),
+                  "GET_STATS: the reply is not the model's counters (Ioctls %llu/%llu, BytesOut "
+                  "%llu/%llu, pool %llu/%llu)",
+                  (unsigned long long)s.Ioctls, (unsigned long long)before_reply.Ioctls,
+                  (unsigned long long)s.BytesOut, (unsigned long long)before_reply.BytesOut,
+                  (unsigned long long)s.PoolAllocations,
+                  (unsigned long long)before_reply.PoolAllocations);
+        }
+        m.Expected.BytesIn += in_len;
+        m.Expected.BytesOut += info;
+    } else {
+        m.Expected.Failures++;
+    }
+out:
+    free(input);
+    if (!absurd)
+        ubuf_put(&out);
+}
+
+static void op_major(INPUT *in, MODEL_HANDLE *h)
+{
+    UCHAR major = u8(in) % (IRP_MJ_MAXIMUM_FUNCTION + 1);
+    ULONG_PTR info;
+    NTSTATUS status;
+
+    switch (major) {
+    case IRP_MJ_CREATE:
+    case IRP_MJ_CLEANUP:
+    case IRP_MJ_CLOSE:
+    case IRP_MJ_READ:
+    case IRP_MJ_WRITE:
+    case IRP_MJ_DEVICE_CONTROL:
+        return;
+    }
+    status = shim_irp(h->File, major, &info);
+    CHECK(status == STATUS_INVALID_DEVICE_REQUEST && info == 0 && shim_last_dispatched(),
+          "major 0x%02x: 0x%08x, %llu", major, (unsigned)status, (unsigned long long)info);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    INPUT in = { data, size, 0 };
+    MODEL_HANDLE *h;
+    ULONG i, steps = 0;
+    char what[32];
+
+    memset(&m, 0, sizeof(m));
+    shim_fail_call(0);
+    shim_zero_length_mdl(FALSE);
+    CHECK(shim_ledger_empty(), "the ledger is not empty before the run");
+    load();
+
+    while (in.At < in.Size && steps++ < 256) {
+        UCHAR op = u8(&in) % 10;
+        ULONG64 calls = shim_failable_calls();
+
+        switch (op) {
+        case 0:
+            op_create(&in);
+            break;
+        case 1:
+            if ((h = slot(&in)))
+                op_close(h);
+            break;
+        case 2:
+            if ((h = slot(&in)) && !h->CleanedUp)
+                op_cleanup(h);
+            break;
+        case 3:
+            if ((h = slot(&in)))
+                op_read(&in, h);
+            break;
+        case 4:
+            if ((h = slot(&in)))
+                op_write(&in, h);
+            break;
+        case 5:
+            if ((h = slot(&in)))
+                op_ioctl(&in, h);
+            break;
+        case 6:
+            m.Countdown = u8(&in) % 12 + 1;
+            shim_fail_call((ULONG64)m.Countdown);
+            break;
+        case 7:
+            unload();
+            load();
+            break;
+        case 8:
+            if ((h = slot(&in)))
+                op_major(&in, h);
+            break;
+        default:
+            m.WineMdl = !m.WineMdl;
+            shim_zero_length_mdl(m.WineMdl);
+            break;
+        }
+        snprintf(what, sizeof(what), "step %u (op %u)", steps, op);
+        if (op == 1 || op == 2 || op == 8 || op == 9)
+            CHECK(shim_failable_calls() == calls, "%s made a failable call", what);
+        check_invariants(what);
+    }
+
+    /* The end: no fault pending, every handle closed as Windows closes it, then unload. */
+    shim_fail_call(0);
+    m.Countdown = 0;
+    for (i = 0; i < SLOTS; i++)
+        if (m.Handles[i].File)
+            op_close(&m.Handles[i]);
+    check_invariants("closing every handle");
+    CHECK(m.Expected.PoolAllocations == 0 && m.Expected.PoolBytes == 0,
+          "the model still has pool after closing every handle");
+    unload();
+    return 0;
+}
