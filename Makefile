@@ -121,17 +121,17 @@ $(1)_EOBJ := $$(patsubst test/e2e/%.c,$$($(1)_OUT)/obj/e2e/%.o,$(E2E_SRC))
 $(1)_SHIPPED := $$($(1)_OUT)/$(SYS) $$($(1)_OUT)/$(CTL)
 $(1)_DEBUG := $$(call $(1)_debug_file,$$($(1)_OUT)/$(SYS)) $$(call $(1)_debug_file,$$($(1)_OUT)/$(CTL))
 
-$$($(1)_OUT)/obj/kernel/%.o: src/kernel/%.c
+$$($(1)_OUT)/obj/kernel/%.o: src/kernel/%.c toolchain/$(1).mk
 	$$(call msg,CC,$$@)
 	@mkdir -p $$(@D)
 	$(Q)$$($(1)_CC) $$($(1)_CFLAGS) $(KERNEL_CFLAGS) -c $$< -o $$@
 
-$$($(1)_OUT)/obj/user/%.o: src/user/%.c
+$$($(1)_OUT)/obj/user/%.o: src/user/%.c toolchain/$(1).mk
 	$$(call msg,CC,$$@)
 	@mkdir -p $$(@D)
 	$(Q)$$($(1)_CC) $$($(1)_CFLAGS) $(USER_CFLAGS) -c $$< -o $$@
 
-$$($(1)_OUT)/obj/e2e/%.o: test/e2e/%.c
+$$($(1)_OUT)/obj/e2e/%.o: test/e2e/%.c toolchain/$(1).mk
 	$$(call msg,CC,$$@)
 	@mkdir -p $$(@D)
 	$(Q)$$($(1)_CC) $$($(1)_CFLAGS) $(USER_CFLAGS) -c $$< -o $$@
@@ -146,17 +146,17 @@ $$($(1)_URES): toolchain/version.rc include/sanctum/version.h
 	@mkdir -p $$(@D)
 	$(Q)$$(call $(1)_rc,$$<,$$@,$(CTL),control program,1,0)
 
-$$($(1)_OUT)/unsigned/$(SYS) $$(call $(1)_debug_file,$$($(1)_OUT)/$(SYS)) &: $$($(1)_KOBJ) $$($(1)_KRES)
+$$($(1)_OUT)/unsigned/$(SYS) $$(call $(1)_debug_file,$$($(1)_OUT)/$(SYS)) &: $$($(1)_KOBJ) $$($(1)_KRES) toolchain/$(1).mk
 	$$(call msg,LINK,$$@)
 	@mkdir -p $$($(1)_OUT)/unsigned
-	$(Q)$$($(1)_CC) $$($(1)_KERNEL_LDFLAGS) $(KERNEL_LDFLAGS) $$^ $(KERNEL_LIBS) \
+	$(Q)$$($(1)_CC) $$($(1)_KERNEL_LDFLAGS) $(KERNEL_LDFLAGS) $$($(1)_KOBJ) $$($(1)_KRES) $(KERNEL_LIBS) \
 		$$(call $(1)_link_debug,$$($(1)_OUT)/$(SYS)) -o $$($(1)_OUT)/unsigned/$(SYS)
 	$(Q)$$(call $(1)_split_debug,$$($(1)_OUT)/unsigned/$(SYS),$$($(1)_OUT)/$(SYS))
 
-$$($(1)_OUT)/unsigned/$(CTL) $$(call $(1)_debug_file,$$($(1)_OUT)/$(CTL)) &: $$($(1)_UOBJ) $$($(1)_URES)
+$$($(1)_OUT)/unsigned/$(CTL) $$(call $(1)_debug_file,$$($(1)_OUT)/$(CTL)) &: $$($(1)_UOBJ) $$($(1)_URES) toolchain/$(1).mk
 	$$(call msg,LINK,$$@)
 	@mkdir -p $$($(1)_OUT)/unsigned
-	$(Q)$$($(1)_CC) $$($(1)_USER_LDFLAGS) $(USER_LDFLAGS) $$^ $(USER_LIBS) \
+	$(Q)$$($(1)_CC) $$($(1)_USER_LDFLAGS) $(USER_LDFLAGS) $$($(1)_UOBJ) $$($(1)_URES) $(USER_LIBS) \
 		$$(call $(1)_link_debug,$$($(1)_OUT)/$(CTL)) -o $$($(1)_OUT)/unsigned/$(CTL)
 	$(Q)$$(call $(1)_split_debug,$$($(1)_OUT)/unsigned/$(CTL),$$($(1)_OUT)/$(CTL))
 

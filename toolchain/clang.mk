@@ -15,7 +15,7 @@ clang_LIBGCC_DIR := $(lastword $(sort $(wildcard /usr/lib/gcc/$(TRIPLE)/*-win32)
 clang_USER_LDFLAGS += $(if $(clang_LIBGCC_DIR),-L$(clang_LIBGCC_DIR))
 clang_FILES := $(or $(clang_LIBGCC_DIR),/usr/lib/gcc/$(TRIPLE)/*-win32)/libgcc.a
 endif
-clang_TOOLS := clang ld.lld llvm-rc
+clang_TOOLS := clang ld.lld llvm-rc llvm-objcopy
 
 # Resources: llvm-rc (it preprocesses with clang) to a .res that lld links directly.
 clang_RES := .res
@@ -29,4 +29,6 @@ clang_debug_file = $(basename $(1)).pdb
 clang_link_debug = -Wl,--pdb=$(call clang_debug_file,$(1)) \
 	-Xlinker -Xlink=-pdbaltpath:$(notdir $(call clang_debug_file,$(1))) \
 	-Xlinker -Xlink=-pdbsourcepath:/$(DRIVER_NAME) -Xlinker -Xlink=-Brepro
-clang_split_debug = true
+# The mingw CRT's objects bring DWARF that lld copies into the image (150 KB in the client):
+# the PDB has what a debugger needs, so it goes.
+clang_split_debug = llvm-objcopy --strip-debug $(1)

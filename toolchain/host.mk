@@ -18,7 +18,7 @@ endif
 ifeq ($(HOST),msys2)
 # MINGW_PREFIX is set by MSYS2's shells, e.g. /clang64 or /mingw64.
 DDK_INCLUDE := $(MINGW_PREFIX)/include/ddk
-PKG_CLANG := mingw-w64-clang-x86_64-clang (pacman, CLANG64 shell)
+PKG_CLANG := mingw-w64-clang-x86_64-clang mingw-w64-clang-x86_64-llvm (pacman, CLANG64 shell)
 PKG_GCC := mingw-w64-x86_64-gcc (pacman, MINGW64 shell)
 PKG_HEADERS := mingw-w64-x86_64-headers-git (pacman)
 PKG_SIGN := mingw-w64-x86_64-osslsigncode (pacman)
@@ -26,7 +26,7 @@ PKG_OPENSSL := openssl (pacman)
 PKG_HOSTCC := gcc or clang of your MSYS2 environment
 else
 DDK_INCLUDE := /usr/share/mingw-w64/include/ddk
-PKG_CLANG := clang lld gcc-mingw-w64-x86-64 (apt)
+PKG_CLANG := clang lld llvm gcc-mingw-w64-x86-64 (apt)
 PKG_GCC := gcc-mingw-w64-x86-64 (apt)
 PKG_HEADERS := mingw-w64-x86-64-dev (apt)
 PKG_SIGN := osslsigncode (apt)
