@@ -94,7 +94,7 @@ E2E_SRC := $(wildcard test/e2e/*.c)
 need = $(if $(shell command -v $(1) 2>/dev/null),,$(error $(1) not found: install $(2), or run make setup))
 BUILD_GOALS := $(filter-out help setup clean distclean,$(or $(MAKECMDGOALS),all))
 ifneq ($(BUILD_GOALS),)
-NEED_TOOLCHAINS := $(if $(filter check repro-check,$(BUILD_GOALS)),$(TOOLCHAINS),\
+NEED_TOOLCHAINS := $(if $(filter check repro-check bench,$(BUILD_GOALS)),$(TOOLCHAINS),\
 	$(sort $(TOOLCHAIN) $(if $(filter dist,$(BUILD_GOALS)),clang)))
 $(foreach tc,$(NEED_TOOLCHAINS),$(foreach t,$($(tc)_TOOLS),$(call need,$(t),$($(tc)_PACKAGE))))
 $(foreach tc,$(NEED_TOOLCHAINS),$(foreach f,$($(tc)_FILES),$(if $(wildcard $(f)),,$(error $(f) not found: install $($(tc)_PACKAGE), or run make setup))))
@@ -107,7 +107,7 @@ endif
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
 .SUFFIXES:
-.PHONY: all check fuzz analyze repro-check dist clean distclean setup help compile_commands.json
+.PHONY: all check fuzz analyze repro-check dist bench clean distclean setup help compile_commands.json
 
 # Rules for one toolchain: objects, resources, unsigned links (debug information moved out
 # to a PDB or a .debug file), then signing as the last step that touches the bytes.
@@ -260,6 +260,12 @@ compile_commands.json:
 	$(call need,bear,bear (apt))
 	bear --output $@ -- $(MAKE) --no-print-directory -B build-$(TOOLCHAIN)
 
+# The driver's costs against their floors, both toolchains: build time, sizes, CPU per request
+# (callgrind) and throughput under Wine, in build/bench/report.md and report.json. It builds
+# in its own copy of the tree under build/bench/; make check runs its quick mode.
+bench:
+	@test/bench/run.sh
+
 # Two clean builds in two directories must give identical bytes (also part of check).
 repro-check:
 	@test/repro.sh
@@ -282,6 +288,8 @@ help:
 	@echo '  analyze    clang static analyzer and cppcheck over driver and client'
 	@echo '  fuzz       run the libFuzzer target for FUZZ_TIME seconds; new inputs in $(FUZZ_OUT)/corpus'
 	@echo '  repro-check  two clean builds in two directories give identical binaries'
+	@echo '  bench      build time, sizes, CPU per request and Wine throughput against their floors'
+	@echo '             (build/bench/report.md and report.json; about 2 minutes)'
 	@echo '  dist       build/dist/$(DRIVER_NAME)-$(VERSION)-$(ARCH).zip: the bundle for a test VM'
 	@echo '  compile_commands.json  the compile database for editors (clangd), made with bear'
 	@echo '  setup      install the Debian/Ubuntu packages the build and tests need'

@@ -29,6 +29,8 @@ run repro test/repro.sh
 run dist test/dist.sh build/host/pecheck
 # shellcheck disable=SC2086
 run pe test/pe/run.sh build/host/pecheck build/cert/sanctum-test.crt $shipped
+# make bench, quick: its report complete and well formed (never its figures).
+run bench test/bench/run.sh --quick
 for out in "$@"; do
     run "e2e-$(basename "$out")" test/e2e/run.sh e2e "$out"
     run "stress-$(basename "$out")" test/e2e/run.sh stress "$out"

@@ -7,7 +7,7 @@ set -eu
 PACKAGES="make gcc libc6-dev openssl osslsigncode clang lld llvm
 gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 mingw-w64-x86-64-dev
 wine wine64
-clang-tools libclang-rt-dev cppcheck zip unzip bear"
+clang-tools libclang-rt-dev cppcheck zip unzip bear valgrind jq"
 
 case $(uname -s) in
 MINGW* | MSYS* | CLANG* | UCRT*)

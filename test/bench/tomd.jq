@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: MIT
+# report.json to report.md: the same figures, as tables.
+# jq -r -f tomd.jq report.json
+
+def f($d): if . == null then "-" else (. * pow(10; $d) | round) / pow(10; $d) | tostring end;
+def x: if . == null then "-" else "\(f(2))x" end;
+def kib: if . == null then "-" else (. / 1024 | f(1)) end;
+def row: "| " + join(" | ") + " |";
+def header: (row), (map("---") | row);
+# Sections in the order a reader looks for them; DWARF sections as one column.
+def secname: if startswith(".debug_") then ".debug_*" else . end;
+def order: [".text", ".rdata", ".data", ".bss", ".pdata", ".xdata", ".idata", ".edata", ".CRT",
+    ".tls", ".buildid", ".rsrc", ".reloc", ".debug_*"];
+
+. as $r
+| "# Sanctum bench report",
+  "",
+  "\($r.meta.date), commit `\($r.meta.commit[0:12])`\(if $r.meta.dirty then " (with uncommitted changes)" else "" end), \($r.meta.mode) run, \($r.meta.wall_seconds | f(0)) s.",
+  "",
+  "- Machine: \($r.meta.cpu), \($r.meta.nproc) CPUs, \($r.meta.memory_mib / 1024 | f(1)) GiB, \($r.meta.kernel)",
+  "- Tools: \($r.tools | to_entries | map("\(.key) \(.value)") | join("; "))",
+  "",
+  "## Build",
+  "",
+  "A clean build of driver and client with signing: `make -j\($r.build.jobs)` against its floor, the same compiles, resource compiles, links and signs (osslsigncode alone, no verification) run by a script, in parallel where the order allows (\($r.build.reps) runs each, seconds). The no-op row is a second `make` with nothing to do.",
+  "",
+  (["toolchain", "commands", "make min", "make median", "floor min", "floor median", "ratio (min)", "ratio (median)", "no-op make min", "no-op median"] | header),
+  ($r.build.toolchains | to_entries[] | .key as $t | .value |
+    [$t, "\(.compiles) cc/rc, \(.links) ld, \(.signs) sign", (.make.min | f(2)), (.make.median | f(2)),
+     (.floor.min | f(2)), (.floor.median | f(2)), (.ratio_min | x), (.ratio_median | x),
+     (.noop_make.min | f(3)), (.noop_make.median | f(3))] | row),
+  "",
+  "## Size",
+  "",
+  "Bytes of each file, unsigned and signed, and the virtual size of each section (the same in the signed file: the signature lies outside them). `minimal.sys` is the floor: a device, its link and an unload routine (`test/bench/minimal.c`), compiled, linked (with the same version resource) and signed by the driver's own commands.",
+  "",
+  ([$r.size.toolchains[].binaries[].sections[].name | secname] | unique) as $present
+  | (order | map(select(. as $n | $present | index($n)))) as $names
+  | ($names + ($present - $names)) as $names
+  | ((["toolchain", "binary", "unsigned", "signed"] + $names) | header),
+    ($r.size.toolchains | to_entries[] | .key as $t | .value.binaries | to_entries[] |
+      .value as $b
+      | (reduce $b.sections[] as $x ({}; .[$x.name | secname] += $x.virtual_size)) as $s
+      | ([$t, .key, ($b.unsigned | tostring), ($b.signed | tostring)] +
+         ($names | map(($s[.] // null) | if . == null then "-" else tostring end))) | row),
+  "",
+  ($r.size.toolchains | to_entries[] | .key as $t | .value.driver_vs_minimal |
+    "- \($t): \(.driver) is \(.unsigned | x) the minimal driver unsigned, \(.signed | x) signed; its code (.text) \(.text | x), \(.text_bytes_added) bytes more."),
+  "",
+  "## CPU per request",
+  "",
+  "Instructions executed per request under callgrind (repeatable on a noisy machine), with the driver's own sources built for the host against the shim (`test/unit/shim`), -O2, no sanitizers. *Driver* counts what runs in the dispatch routine and everything it calls but the kernel's services (pool, spin locks, MDL mapping, IoCompleteRequest: the shim's code, listed apart as *kernel*); memcpy and memset called by the driver count as the driver's. *Handler* is the IRP-free entry point alone (SanctumDeviceControl, SanctumWrite + SanctumRead). The floor is memcpy of the same bytes (ECHO), memset (FILL), two memcpy (WRITE+READ: into the queue and out of it), nothing for GET_VERSION. ECHO is METHOD_BUFFERED: input and output share the system buffer, so the driver moves no byte and the I/O manager's copy shows under *kernel*. glibc's memcpy/memset are kept on their vector loops (callgrind counts every iteration of rep movsb/stosb as an instruction). *ns* is native time per request (median), the handler (the shim's pool and locks included) against the floor, as a cross-check of what the counts mean.",
+  "",
+  (["compiler", "request", "driver", "kernel", "handler", "floor", "ratio", "driver/byte", "floor/byte", "ns handler", "ns floor", "ns ratio", "hottest driver function"] | header),
+  ($r.cpu.compilers | to_entries[] | .key as $c | .value.scenarios | to_entries[] | .value as $s |
+    [$c, .key, ($s.irp.driver | f(0)), ($s.irp.kernel_services | f(0)), ($s.handler.driver | f(0)),
+     ($s.floor | f(0)), ($s.ratio | x), ($s.driver_per_byte | f(3)), ($s.floor_per_byte | f(3)),
+     ($s.time_ns.handler | f(0)), ($s.time_ns.floor | f(0)), ($s.time_ratio | x),
+     "\($s.top_function.name) (\($s.top_function.share * 100 | f(0)) %)"] | row),
+  "",
+  "## Under Wine",
+  "",
+  "Our driver against the null driver (`test/bench/nulldrv.c`: same device type, codes and direct I/O, every request completed at once with the same byte count), both loaded in the same Wine (\($r.meta.wine_samples) samples of \($r.meta.wine_seconds_per_sample) s each, alternating; median, best in brackets). WRITE+READ moves the size through the queue as 64 KiB messages, each written then read back (the protocol's largest message); its rate counts the bytes once. *Null/ours* above 1 is what our driver adds to Wine's own cost.",
+  "",
+  (["toolchain", "test", "unit", "ours", "null driver", "null/ours"] | header),
+  ($r.wine.toolchains | to_entries[] | .key as $t | .value.tests | to_entries[] | .value as $w |
+    [$t, .key, $w.unit, "\($w.driver.median | f(1)) (\($w.driver.best | f(1)))",
+     "\($w.null.median | f(1)) (\($w.null.best | f(1)))", ($w.ratio | x)] | row)
