@@ -7,7 +7,7 @@
 set -u
 cd "$(dirname "$0")/.."
 ddk=${1:?usage: analyze.sh DDK-INCLUDE-DIR}
-passed=0 failed=0
+. test/lib.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -21,9 +21,9 @@ cppcheck="cppcheck -q --std=c11 --enable=warning,portability,performance,style -
 analyze() {
     name=$1; shift
     if "$@" >"$tmp/out" 2>&1 && [ ! -s "$tmp/out" ]; then
-        passed=$((passed + 1))
+        pass
     else
-        failed=$((failed + 1)); echo "FAIL: $name"; sed 's/^/    /' "$tmp/out"
+        fail "$name"; sed 's/^/    /' "$tmp/out"
     fi
 }
 # shellcheck disable=SC2086
@@ -46,16 +46,15 @@ cat >"$tmp/bad.c" <<'BAD'
 int bad(int n) { int *p = NULL; char *q = malloc(16); if (n) { p = &n; } q[0] = 1; return *p; }
 BAD
 if clang --analyze -Xclang -analyzer-werror -std=c11 "$tmp/bad.c" -o /dev/null >/dev/null 2>&1; then
-    failed=$((failed + 1)); echo "FAIL: clang's analyzer missed a NULL dereference"
+    fail "clang's analyzer missed a NULL dereference"
 else
-    passed=$((passed + 1))
+    pass
 fi
 # shellcheck disable=SC2086
 if $cppcheck "$tmp/bad.c" >/dev/null 2>&1; then
-    failed=$((failed + 1)); echo "FAIL: cppcheck missed a NULL dereference and a leak"
+    fail "cppcheck missed a NULL dereference and a leak"
 else
-    passed=$((passed + 1))
+    pass
 fi
 
-echo "analyze: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish analyze

@@ -5,9 +5,7 @@
 # Runs after a full build of both toolchains (make check does that first).
 set -u
 cd "$(dirname "$0")/.."
-passed=0 failed=0
-pass() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+. test/lib.sh
 MAKE="${MAKE:-make} --no-print-directory"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -79,5 +77,4 @@ for want in "Public-Key: (3072 bit)" "Signature Algorithm: sha256WithRSAEncrypti
 done
 if openssl x509 -inform DER -in build/cert/sanctum-test.cer -noout 2>/dev/null; then pass; else fail "sanctum-test.cer is not DER"; fi
 
-echo "build: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish build

@@ -7,14 +7,11 @@
 set -u
 cd "$(dirname "$0")/.."
 pecheck=${1:?usage: dist.sh PECHECK}
-passed=0 failed=0
-pass() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { what=$1; shift; if "$@" >/dev/null 2>&1; then pass; else fail "$what"; fi; }
+. test/lib.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-version=$(sed -n 's/^#define SANCTUM_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)$/\2/p' include/sanctum/version.h | paste -sd. -)
+version=$(sanctum_version)
 name=sanctum-$version-x64
 zip=build/dist/$name.zip
 # 2000-01-01: the zip's entries must carry this date, not today's.
@@ -44,9 +41,7 @@ for f in sanctum.sys sanctumctl.exe; do
     pdb=${f%.*}.pdb
     a=$(llvm-pdbutil dump -summary "$d/$pdb" 2>/dev/null | sed -n 's/.*Age: \([0-9]*\).*/\1/p')
     b=$(llvm-readobj --coff-debug-directory "$d/$f" 2>/dev/null | sed -n 's/.*PDBAge: \([0-9]*\).*/\1/p')
-    g1=$(llvm-pdbutil dump -summary "$d/$pdb" 2>/dev/null | sed -n 's/.*GUID: {\(.*\)}.*/\1/p' | tr -d '-' | tr 'a-f' 'A-F')
-    g2=$(llvm-readobj --coff-debug-directory "$d/$f" 2>/dev/null | sed -n 's/.*PDBGUID: (\(.*\)).*/\1/p' |
-        awk '{ printf "%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s", $4,$3,$2,$1, $6,$5, $8,$7, $9,$10,$11,$12,$13,$14,$15,$16 }')
+    g1=$(pdb_guid "$d/$pdb") g2=$(image_guid "$d/$f")
     if [ -n "$g1" ] && [ "$g1" = "$g2" ] && [ "$a" = "$b" ]; then pass; else fail "$pdb (GUID $g1 age $a) does not match $f's debug record (GUID $g2 age $b)"; fi
 done
 for f in INSTALL.txt install.cmd; do
@@ -73,5 +68,4 @@ for want in "OK      elevated: yes" "added to LocalMachine\\Root" "installed ser
 done
 if grep -q "^PROBLEM" "$tmp/install.txt"; then fail "install.cmd under Wine: doctor found a problem"; sed 's/^/    /' "$tmp/install.txt"; else pass; fi
 
-echo "dist: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish dist

@@ -6,9 +6,7 @@
 # Usage: test/fork.sh
 set -u
 cd "$(dirname "$0")/.."
-passed=0 failed=0
-pass() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+. test/lib.sh
 out=build/x64-clang-forkdemo
 
 if make -s --no-print-directory DRIVER_NAME=forkdemo build-clang "$out/test/sanctum-e2e.exe" >build/fork.log 2>&1; then
@@ -30,5 +28,4 @@ if has_utf16 "$out/forkdemoctl.exe" 'Forkdemo'; then pass; else fail "forkdemoct
 # The pool tag 'Fork' is an immediate in the code: 0x6B726F46, little-endian in the bytes.
 if LC_ALL=C grep -q -a -F "$(printf 'Fork')" "$out/forkdemo.sys"; then pass; else fail "the pool tag 'Fork' is not in forkdemo.sys"; fi
 
-echo "fork: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish fork

@@ -9,9 +9,7 @@ set -u
 cd "$(dirname "$0")/.."
 root=$(pwd)
 work=$root/build/repro
-passed=0 failed=0
-pass() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+. test/lib.sh
 
 outputs="build/x64-clang/unsigned/sanctum.sys build/x64-clang/unsigned/sanctumctl.exe
 build/x64-clang/sanctum.pdb build/x64-clang/sanctumctl.pdb
@@ -36,12 +34,6 @@ for f in $outputs; do
     if cmp -s "$work/first/$f" "$work/second/$f"; then pass; else fail "$f differs between the two builds"; fi
 done
 
-# pdb_guid FILE / image_guid FILE: the GUID as llvm-pdbutil and llvm-readobj print it.
-pdb_guid() { llvm-pdbutil dump -summary "$1" 2>/dev/null | sed -n 's/.*GUID: {\(.*\)}.*/\1/p' | tr -d '-'; }
-image_guid() {
-    llvm-readobj --coff-debug-directory "$1" 2>/dev/null | sed -n 's/.*PDBGUID: (\(.*\)).*/\1/p' |
-        awk '{ printf "%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s", $4,$3,$2,$1, $6,$5, $8,$7, $9,$10,$11,$12,$13,$14,$15,$16 }'
-}
 for name in sanctum.sys sanctumctl.exe; do
     image=$work/first/build/x64-clang/unsigned/$name
     pdb=$work/first/build/x64-clang/${name%.*}.pdb
@@ -56,5 +48,4 @@ for f in $outputs; do
 done
 
 rm -rf "$work"
-echo "repro: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish repro

@@ -32,10 +32,8 @@ int doctor_line(int ok, const wchar_t *name, const wchar_t *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    int n = vswprintf(detail, sizeof detail / sizeof detail[0], fmt, ap);
+    vformat(detail, sizeof detail / sizeof detail[0], fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof detail / sizeof detail[0])
-        detail[sizeof detail / sizeof detail[0] - 1] = L'\0';
     out(L"%-8ls%ls: %ls\n", ok ? L"OK" : L"PROBLEM", name, detail);
     return ok;
 }

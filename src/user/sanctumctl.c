@@ -65,6 +65,14 @@ static void vprint(FILE *stream, const wchar_t *fmt, va_list ap)
         free(buf);
 }
 
+void vformat(wchar_t *buf, size_t cap, const wchar_t *fmt, va_list ap)
+{
+    int n = vswprintf(buf, cap, fmt, ap);
+
+    if (n < 0 || (size_t)n >= cap)
+        buf[cap - 1] = L'\0';
+}
+
 void out(const wchar_t *fmt, ...)
 {
     va_list ap;
@@ -262,10 +270,8 @@ int fail_because(const wchar_t *op, DWORD error, const wchar_t *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    int n = vswprintf(advice, sizeof advice / sizeof advice[0], fmt, ap);
+    vformat(advice, sizeof advice / sizeof advice[0], fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof advice / sizeof advice[0])
-        advice[sizeof advice / sizeof advice[0] - 1] = L'\0';
     print_failure(op, error, advice);
     return EXIT_FAILED;
 }
@@ -1343,10 +1349,8 @@ int command_usage_error(const wchar_t *name, const wchar_t *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    int n = vswprintf(problem, sizeof problem / sizeof problem[0], fmt, ap);
+    vformat(problem, sizeof problem / sizeof problem[0], fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof problem / sizeof problem[0])
-        problem[sizeof problem / sizeof problem[0] - 1] = L'\0';
     return usage_error(problem, name, c != NULL ? c->args : L"");
 }
 

@@ -12,6 +12,7 @@
 
 #include "sanctum/ioctl.h"
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <wchar.h>
 
@@ -48,6 +49,8 @@ enum exit_status { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 /* Output: only %ls, %lu, %u and %X-style conversions (they mean the same to every CRT). */
 void out(const wchar_t *fmt, ...);
 void err_line(const wchar_t *fmt, ...);
+/* Formats into buf (cap characters), cut short rather than overflow. */
+void vformat(wchar_t *buf, size_t cap, const wchar_t *fmt, va_list ap);
 
 /* Where an error happened decides what advice fits: error 2 means different things. */
 enum err_ctx { CTX_ANY, CTX_SERVICE, CTX_START, CTX_STOP, CTX_STOP_REFUSED, CTX_DEVICE };

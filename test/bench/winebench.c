@@ -11,12 +11,10 @@
  *   checked LABEL FAILURES
  * Usage: winebench SECONDS-PER-SAMPLE SAMPLES (LABEL DRIVER.sys NULL.sys)...
  */
-#include <windows.h>
-#include <winioctl.h>
-#include <stdio.h>
+#include "harness.h" /* test/e2e: the service helpers */
+
 #include <stdlib.h>
 #include <string.h>
-#include "sanctum/ioctl.h"
 
 #define NULL_DEVICE_PATH L"\\\\.\\SanctumBenchNull"
 #define CHUNK SANCTUM_MAX_MESSAGE
@@ -47,39 +45,11 @@ static double now(void)
 
 static SC_HANDLE scm;
 
-static BOOL wait_state(SC_HANDLE service, DWORD wanted)
-{
-    SERVICE_STATUS status;
-    int i;
-
-    for (i = 0; i < 400; i++) {
-        if (!QueryServiceStatus(service, &status))
-            return FALSE;
-        if (status.dwCurrentState == wanted)
-            return TRUE;
-        Sleep(25);
-    }
-    return FALSE;
-}
-
-static void remove_service(const wchar_t *name)
-{
-    SERVICE_STATUS status;
-    SC_HANDLE service = OpenServiceW(scm, name, SERVICE_ALL_ACCESS);
-
-    if (!service)
-        return;
-    if (ControlService(service, SERVICE_CONTROL_STOP, &status))
-        wait_state(service, SERVICE_STOPPED);
-    DeleteService(service);
-    CloseServiceHandle(service);
-}
-
 static SC_HANDLE start_service(const wchar_t *name, const wchar_t *path)
 {
     SC_HANDLE service;
 
-    remove_service(name); /* a leftover of an interrupted run */
+    service_remove_quietly(name); /* a leftover of an interrupted run */
     service = CreateServiceW(scm, name, name, SERVICE_ALL_ACCESS, SERVICE_KERNEL_DRIVER,
                              SERVICE_DEMAND_START, SERVICE_ERROR_NORMAL, path, NULL, NULL, NULL,
                              NULL, NULL);
@@ -87,7 +57,7 @@ static SC_HANDLE start_service(const wchar_t *name, const wchar_t *path)
         fail("CreateService", GetLastError());
         return NULL;
     }
-    if (!StartServiceW(service, 0, NULL) || !wait_state(service, SERVICE_RUNNING)) {
+    if (!StartServiceW(service, 0, NULL) || !service_wait(service, SERVICE_RUNNING, 10000)) {
         fail("StartService", GetLastError());
         DeleteService(service);
         CloseServiceHandle(service);
@@ -101,7 +71,7 @@ static void stop_service(SC_HANDLE service)
     SERVICE_STATUS status;
 
     if (!ControlService(service, SERVICE_CONTROL_STOP, &status) ||
-        !wait_state(service, SERVICE_STOPPED))
+        !service_wait(service, SERVICE_STOPPED, 10000))
         fail("stopping a service", GetLastError());
     DeleteService(service);
     CloseServiceHandle(service);

@@ -8,6 +8,7 @@
  */
 #include "harness.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 #define LOADED_LINE SANCTUM_LOG_PREFIX ": loaded, version " SANCTUM_VERSION_STRING ", protocol 1"
@@ -18,6 +19,19 @@
 static wchar_t bin_dir[MAX_PATH];
 static wchar_t driver_path[MAX_PATH];
 static wchar_t cert_path[MAX_PATH];
+
+/* A command line for ctl() or sc(), formatted; valid until the next call. */
+static const wchar_t *argsf(const wchar_t *fmt, ...)
+{
+    static wchar_t buf[MAX_PATH + 128];
+    va_list ap;
+
+    va_start(ap, fmt);
+    _vsnwprintf(buf, ARRAYSIZE(buf), fmt, ap);
+    va_end(ap);
+    buf[ARRAYSIZE(buf) - 1] = 0;
+    return buf;
+}
 
 /* Runs `sanctumctl ARGS` from the build directory. */
 static void ctl(const wchar_t *args, child_result *r)
@@ -119,7 +133,6 @@ static void expect_device_gone(const char *when)
 static void test_client_usage(void)
 {
     child_result r;
-    wchar_t args[MAX_PATH + 32];
 
     ctl(L"--help", &r);
     ok(r.exit_code == 0, "--help: exit %lu\n", r.exit_code);
@@ -132,9 +145,8 @@ static void test_client_usage(void)
     expect_failure(L"frobnicate", 2, "frobnicate", NULL);
     expect_failure(L"install a b", 2, "install", NULL);
 
-    _snwprintf(args, ARRAYSIZE(args), L"install \"%ls\\no-such-driver.sys\"", bin_dir);
-    args[ARRAYSIZE(args) - 1] = 0;
-    expect_failure(args, 1, "install", "driver file missing");
+    expect_failure(argsf(L"install \"%ls\\no-such-driver.sys\"", bin_dir), 1, "install",
+                   "driver file missing");
     expect_failure(L"stop", 1, "stop", "not installed");
     expect_failure(L"start", 1, "start", "not installed");
     expect_failure(L"uninstall", 1, "uninstall", "not installed");
@@ -202,41 +214,33 @@ static int cert_in_store(const wchar_t *file, const wchar_t *store_name)
 /* trust-cert puts the certificate in both stores and --remove takes it out again. */
 static void test_trust_cert(void)
 {
-    wchar_t args[MAX_PATH + 64];
-
-    _snwprintf(args, ARRAYSIZE(args), L"trust-cert \"%ls\"", cert_path);
-    args[ARRAYSIZE(args) - 1] = 0;
-    expect_success(args, "added to LocalMachine\\Root");
+    expect_success(argsf(L"trust-cert \"%ls\"", cert_path), "added to LocalMachine\\Root");
     ok(cert_in_store(cert_path, L"Root") == 1, "the certificate is not in LocalMachine\\Root\n");
     ok(cert_in_store(cert_path, L"TrustedPublisher") == 1,
        "the certificate is not in LocalMachine\\TrustedPublisher\n");
-    expect_success(args, "already in LocalMachine\\TrustedPublisher");
+    expect_success(argsf(L"trust-cert \"%ls\"", cert_path),
+                   "already in LocalMachine\\TrustedPublisher");
 
-    _snwprintf(args, ARRAYSIZE(args), L"trust-cert \"%ls\" --remove", cert_path);
-    args[ARRAYSIZE(args) - 1] = 0;
-    expect_success(args, "removed from LocalMachine\\Root");
+    expect_success(argsf(L"trust-cert \"%ls\" --remove", cert_path),
+                   "removed from LocalMachine\\Root");
     ok(cert_in_store(cert_path, L"Root") == 0, "the certificate is still in LocalMachine\\Root\n");
     ok(cert_in_store(cert_path, L"TrustedPublisher") == 0,
        "the certificate is still in LocalMachine\\TrustedPublisher\n");
-    expect_success(args, "not in LocalMachine\\TrustedPublisher");
+    expect_success(argsf(L"trust-cert \"%ls\" --remove", cert_path),
+                   "not in LocalMachine\\TrustedPublisher");
 
-    _snwprintf(args, ARRAYSIZE(args), L"trust-cert \"%ls\\no-such.cer\"", bin_dir);
-    args[ARRAYSIZE(args) - 1] = 0;
-    expect_failure(args, 1, "trust-cert", "no such file");
-    _snwprintf(args, ARRAYSIZE(args), L"trust-cert \"%ls\\%ls\"", bin_dir, SANCTUM_DRIVER_FILE);
-    args[ARRAYSIZE(args) - 1] = 0;
-    expect_failure(args, 1, "trust-cert", "not a certificate");
+    expect_failure(argsf(L"trust-cert \"%ls\\no-such.cer\"", bin_dir), 1, "trust-cert",
+                   "no such file");
+    expect_failure(argsf(L"trust-cert \"%ls\\%ls\"", bin_dir, SANCTUM_DRIVER_FILE), 1,
+                   "trust-cert", "not a certificate");
 }
 
 /* doctor: one OK or PROBLEM line per check, exit 0 only when all are OK. */
 static void doctor(const char *when, DWORD code, const char *const *lines)
 {
-    wchar_t args[MAX_PATH + 32];
     child_result r;
 
-    _snwprintf(args, ARRAYSIZE(args), L"doctor --cert \"%ls\"", cert_path);
-    args[ARRAYSIZE(args) - 1] = 0;
-    ctl(args, &r);
+    ctl(argsf(L"doctor --cert \"%ls\"", cert_path), &r);
     ok(r.exit_code == code, "doctor %s: exit %lu, expected %lu: %s\n", when, r.exit_code, code,
        r.out);
     ok(count_lines(r.out) == 6, "doctor %s: %d lines, expected 6: %s\n", when, count_lines(r.out),
@@ -256,7 +260,6 @@ static void test_ctl_lifecycle(void)
     static const char *const working[] = { "OK      elevated:", "OK      test signing:",
                                            "OK      certificate:", "OK      service:",
                                            "OK      device:", "OK      protocol:", NULL };
-    wchar_t args[MAX_PATH + 64];
     DWORD error, state, done;
     int loaded, unloaded, clean, i;
     HANDLE h;
@@ -286,13 +289,9 @@ static void test_ctl_lifecycle(void)
     test_ctl_protocol();
     test_trust_cert();
     doctor("with the certificate removed", 1, untrusted);
-    _snwprintf(args, ARRAYSIZE(args), L"trust-cert \"%ls\"", cert_path);
-    args[ARRAYSIZE(args) - 1] = 0;
-    expect_success(args, "added to");
+    expect_success(argsf(L"trust-cert \"%ls\"", cert_path), "added to");
     doctor("on a working install", 0, working);
-    _snwprintf(args, ARRAYSIZE(args), L"trust-cert \"%ls\" --remove", cert_path);
-    args[ARRAYSIZE(args) - 1] = 0;
-    expect_success(args, "removed from");
+    expect_success(argsf(L"trust-cert \"%ls\" --remove", cert_path), "removed from");
 
     /* Stop with a handle open and messages queued: unload frees them, nothing leaks. */
     h = device_open(GENERIC_READ | GENERIC_WRITE);
@@ -336,15 +335,12 @@ static void sc(const wchar_t *args, child_result *r, DWORD expected_exit)
 
 static void test_sc_lifecycle(void)
 {
-    wchar_t args[MAX_PATH + 128];
     child_result r;
     DWORD error, state;
     int unloaded;
 
-    _snwprintf(args, ARRAYSIZE(args), L"create %ls type= kernel start= demand binPath= \"%ls\"",
-               SC_SERVICE, driver_path);
-    args[ARRAYSIZE(args) - 1] = 0;
-    sc(args, &r, 0);
+    sc(argsf(L"create %ls type= kernel start= demand binPath= \"%ls\"", SC_SERVICE, driver_path),
+       &r, 0);
     sc(L"start " SC_SERVICE, &r, 0);
     sc(L"query " SC_SERVICE, &r, 0);
     ok(strstr(r.out, "RUNNING") != NULL, "sc query after start: %s\n", r.out);

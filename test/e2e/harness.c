@@ -160,6 +160,15 @@ DWORD device_ioctl(HANDLE h, DWORD code, const void *in, DWORD in_len, void *out
     return GetLastError();
 }
 
+BOOL device_stats(HANDLE h, SANCTUM_STATS *s)
+{
+    DWORD returned;
+
+    memset(s, 0, sizeof(*s));
+    return device_ioctl(h, IOCTL_SANCTUM_GET_STATS, NULL, 0, s, sizeof(*s), &returned) == 0 &&
+           returned == sizeof(*s);
+}
+
 DWORD service_state(const wchar_t *name, DWORD *error)
 {
     SERVICE_STATUS status;
@@ -185,23 +194,33 @@ DWORD service_state(const wchar_t *name, DWORD *error)
     return state;
 }
 
+BOOL service_wait(SC_HANDLE service, DWORD wanted, DWORD timeout_ms)
+{
+    SERVICE_STATUS status;
+    DWORD waited;
+
+    for (waited = 0; waited < timeout_ms; waited += 25) {
+        if (!QueryServiceStatus(service, &status))
+            return FALSE;
+        if (status.dwCurrentState == wanted)
+            return TRUE;
+        Sleep(25);
+    }
+    return FALSE;
+}
+
 void service_remove_quietly(const wchar_t *name)
 {
     SERVICE_STATUS status;
     SC_HANDLE scm, svc;
-    int i;
 
     scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_ALL_ACCESS);
     if (!scm)
         return;
     svc = OpenServiceW(scm, name, SERVICE_ALL_ACCESS);
     if (svc) {
-        if (ControlService(svc, SERVICE_CONTROL_STOP, &status)) {
-            for (i = 0; i < 100 && QueryServiceStatus(svc, &status) &&
-                        status.dwCurrentState != SERVICE_STOPPED;
-                 i++)
-                Sleep(100);
-        }
+        if (ControlService(svc, SERVICE_CONTROL_STOP, &status))
+            service_wait(svc, SERVICE_STOPPED, 10000);
         DeleteService(svc);
         CloseServiceHandle(svc);
     }

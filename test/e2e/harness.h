@@ -51,8 +51,13 @@ HANDLE device_open(DWORD access);
 DWORD device_ioctl(HANDLE h, DWORD code, const void *in, DWORD in_len, void *out, DWORD out_len,
                    DWORD *returned);
 
+/* GET_STATS, whole (returned == sizeof); FALSE otherwise. */
+BOOL device_stats(HANDLE h, SANCTUM_STATS *s);
+
 /* The service's current state, or 0 with *error set when it cannot be queried. */
 DWORD service_state(const wchar_t *name, DWORD *error);
+/* Polls every 25 ms until the service reaches `wanted`; FALSE after timeout_ms or an error. */
+BOOL service_wait(SC_HANDLE service, DWORD wanted, DWORD timeout_ms);
 /* Stops and deletes a leftover service of that name from an earlier run; ignores errors. */
 void service_remove_quietly(const wchar_t *name);
 

@@ -262,15 +262,6 @@ out:
         CloseHandle(b);
 }
 
-static BOOL get_stats(HANDLE h, SANCTUM_STATS *s)
-{
-    DWORD returned;
-
-    memset(s, 0, sizeof(*s));
-    return device_ioctl(h, IOCTL_SANCTUM_GET_STATS, NULL, 0, s, sizeof(*s), &returned) == 0 &&
-           returned == sizeof(*s);
-}
-
 /* Every counter moves by exactly what a known sequence of requests implies. */
 static void expect_delta(const char *what, const SANCTUM_STATS *a, const SANCTUM_STATS *b,
                          const SANCTUM_STATS *d)
@@ -298,7 +289,7 @@ static void test_stats_sequence(HANDLE stats)
     DWORD error, done, returned;
     HANDLE h;
 
-    if (!ok(get_stats(stats, &s0), "GET_STATS failed\n"))
+    if (!ok(device_stats(stats, &s0), "GET_STATS failed\n"))
         return;
     h = device_open(RW);
     if (!ok(h != INVALID_HANDLE_VALUE, "open: error %lu\n", GetLastError()))
@@ -318,7 +309,7 @@ static void test_stats_sequence(HANDLE stats)
     ok(error == ERROR_INVALID_PARAMETER, "write max+1: error %lu\n", error);
     error = write_msg(h, "abc", 3, &done); /* in +3, left queued */
     ok(error == 0, "write: error %lu\n", error);
-    ok(get_stats(stats, &s1), "GET_STATS failed\n");
+    ok(device_stats(stats, &s1), "GET_STATS failed\n");
 
     /* While open: the handle's context and one queued message are outstanding. */
     memset(&d, 0, sizeof(d));
@@ -332,7 +323,7 @@ static void test_stats_sequence(HANDLE stats)
     ok(d.PoolBytes > 3, "pool bytes moved by %lld\n", (long long)d.PoolBytes);
 
     CloseHandle(h); /* cleanup frees the queued message, close the context */
-    ok(get_stats(stats, &s1), "GET_STATS failed\n");
+    ok(device_stats(stats, &s1), "GET_STATS failed\n");
     d.OpenHandles = 0, d.Closes = 1, d.Ioctls = 2 + 2, d.BytesOut = 88 + 88 + 10 + 5;
     d.PoolAllocations = 0, d.PoolBytes = 0;
     expect_delta("after close", &s0, &s1, &d);
@@ -387,7 +378,7 @@ static void test_threads(HANDLE stats)
     const LONG64 quarter = THREADS * ROUNDS / 4;
     int i;
 
-    if (!ok(get_stats(stats, &s0), "GET_STATS failed\n"))
+    if (!ok(device_stats(stats, &s0), "GET_STATS failed\n"))
         return;
     for (i = 0; i < THREADS; i++)
         threads[i] = CreateThread(NULL, 0, mixed_worker, &errors[i], 0, NULL);
@@ -396,7 +387,7 @@ static void test_threads(HANDLE stats)
         CloseHandle(threads[i]);
         ok(errors[i] == 0, "thread %d: %lu failed operations\n", i, errors[i]);
     }
-    ok(get_stats(stats, &s1), "GET_STATS failed\n");
+    ok(device_stats(stats, &s1), "GET_STATS failed\n");
 
     memset(&d, 0, sizeof(d));
     d.Creates = THREADS, d.Closes = THREADS;

@@ -18,31 +18,16 @@
 
 static SC_HANDLE scm, service;
 
-static BOOL wait_state(DWORD wanted)
-{
-    SERVICE_STATUS status;
-    int i;
-
-    for (i = 0; i < 200; i++) {
-        if (!QueryServiceStatus(service, &status))
-            return FALSE;
-        if (status.dwCurrentState == wanted)
-            return TRUE;
-        Sleep(25);
-    }
-    return FALSE;
-}
-
 static BOOL driver_start(void)
 {
-    return StartServiceW(service, 0, NULL) && wait_state(SERVICE_RUNNING);
+    return StartServiceW(service, 0, NULL) && service_wait(service, SERVICE_RUNNING, 5000);
 }
 
 static BOOL driver_stop(void)
 {
     SERVICE_STATUS status;
 
-    return ControlService(service, SERVICE_CONTROL_STOP, &status) && wait_state(SERVICE_STOPPED);
+    return ControlService(service, SERVICE_CONTROL_STOP, &status) && service_wait(service, SERVICE_STOPPED, 5000);
 }
 
 static BOOL version_answers(void)
@@ -146,14 +131,6 @@ static DWORD WINAPI stress_worker(void *arg)
     return 0;
 }
 
-static BOOL stats_of(HANDLE h, SANCTUM_STATS *s)
-{
-    DWORD returned;
-
-    return device_ioctl(h, IOCTL_SANCTUM_GET_STATS, NULL, 0, s, sizeof(*s), &returned) == 0 &&
-           returned == sizeof(*s);
-}
-
 static void test_threads(void)
 {
     static worker workers[THREADS];
@@ -164,7 +141,7 @@ static void test_threads(void)
     int i, j;
 
     stats = device_open(GENERIC_READ);
-    if (!ok(stats != INVALID_HANDLE_VALUE && stats_of(stats, &s0), "stats: error %lu\n",
+    if (!ok(stats != INVALID_HANDLE_VALUE && device_stats(stats, &s0), "stats: error %lu\n",
             GetLastError()))
         return;
     for (i = 0; i < THREADS; i++) {
@@ -194,7 +171,7 @@ static void test_threads(void)
         errors += workers[i].errors;
     }
     ok(errors == 0, "%lu operations gave a wrong result\n", errors);
-    ok(stats_of(stats, &s1), "stats: error %lu\n", GetLastError());
+    ok(device_stats(stats, &s1), "stats: error %lu\n", GetLastError());
     ok(s1.Ioctls - s0.Ioctls == (ULONG64)ioctls + 1, "ioctls moved by %llu, expected %lld\n",
        s1.Ioctls - s0.Ioctls, ioctls + 1);
     ok(s1.Reads - s0.Reads == (ULONG64)reads, "reads moved by %llu, expected %lld\n",

@@ -185,6 +185,16 @@ static volatile LONG64 *request_counter(PSANCTUM_STATE st, ULONG major)
     }
 }
 
+/* Closes what a run of the path opened and unloads: the ledger must then be empty. */
+static void end_path(const PATH *p, PDRIVER_OBJECT driver, SHIM_FILE *f, SHIM_FILE *created)
+{
+    if (created)
+        shim_close(created);
+    shim_close(f);
+    shim_unload_driver(driver);
+    check_ledger_empty(p->Name);
+}
+
 static void walk_path(const PATH *p)
 {
     PDRIVER_OBJECT driver;
@@ -224,11 +234,7 @@ static void walk_path(const PATH *p)
             ok(status == p->Normal && info == p->NormalInfo,
                "%s without a fault: 0x%08x, %llu bytes; expected 0x%08x, %llu\n", p->Name,
                ST(status), U64(info), ST(p->Normal), U64(p->NormalInfo));
-            if (created)
-                shim_close(created);
-            shim_close(f);
-            shim_unload_driver(driver);
-            check_ledger_empty(p->Name);
+            end_path(p, driver, f, created);
             break;
         }
         note_api(shim_last_injected_api());
@@ -259,11 +265,7 @@ static void walk_path(const PATH *p)
         ok(status == p->Normal && info == p->NormalInfo,
            "%s after fault %u: 0x%08x, %llu bytes; expected 0x%08x, %llu\n", p->Name, n,
            ST(status), U64(info), ST(p->Normal), U64(p->NormalInfo));
-        if (created)
-            shim_close(created);
-        shim_close(f);
-        shim_unload_driver(driver);
-        check_ledger_empty(p->Name);
+        end_path(p, driver, f, created);
         dispatch_points++;
     }
     dispatch_paths++;

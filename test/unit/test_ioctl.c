@@ -7,6 +7,25 @@
 #define VERSION_BYTES ((ULONG)sizeof(SANCTUM_VERSION))
 #define STATS_BYTES ((ULONG)sizeof(SANCTUM_STATS))
 
+/* A fixed-size reply asked for with each output size in sizes: refused, nothing written. */
+static void expect_too_small(PSANCTUM_STATE st, ULONG code, const ULONG *sizes, size_t count)
+{
+    ULONG_PTR info;
+    NTSTATUS status;
+    UCHAR *out;
+    size_t i;
+
+    for (i = 0; i < count; i++) {
+        out = canary_buffer(sizes[i]);
+        status = dc(st, code, NULL, 0, out, sizes[i], &info);
+        ok(status == STATUS_BUFFER_TOO_SMALL, "output %u: got 0x%08x\n", sizes[i], ST(status));
+        ok(info == 0, "output %u: Information %llu\n", sizes[i], U64(info));
+        ok(first_written(out, 0, sizes[i]) < 0, "output %u: byte %ld written\n", sizes[i],
+           first_written(out, 0, sizes[i]));
+        free(out);
+    }
+}
+
 void test_version(void)
 {
     static const ULONG too_small[] = { 0, 1, VERSION_BYTES - 1 };
@@ -19,15 +38,7 @@ void test_version(void)
     size_t i;
 
     SanctumStateInit(&st);
-    for (i = 0; i < ARRAYSIZE(too_small); i++) {
-        out = canary_buffer(too_small[i]);
-        status = dc(&st, IOCTL_SANCTUM_GET_VERSION, NULL, 0, out, too_small[i], &info);
-        ok(status == STATUS_BUFFER_TOO_SMALL, "output %u: got 0x%08x\n", too_small[i], ST(status));
-        ok(info == 0, "output %u: Information %llu\n", too_small[i], U64(info));
-        ok(first_written(out, 0, too_small[i]) < 0, "output %u: byte %ld written\n", too_small[i],
-           first_written(out, 0, too_small[i]));
-        free(out);
-    }
+    expect_too_small(&st, IOCTL_SANCTUM_GET_VERSION, too_small, ARRAYSIZE(too_small));
     status = dc(&st, IOCTL_SANCTUM_GET_VERSION, NULL, 0, NULL, VERSION_BYTES, &info);
     ok(status == STATUS_BUFFER_TOO_SMALL, "NULL output: got 0x%08x\n", ST(status));
     ok(info == 0, "NULL output: Information %llu\n", U64(info));
@@ -170,15 +181,7 @@ static void test_stats_sizes(void)
     size_t i;
 
     SanctumStateInit(&st);
-    for (i = 0; i < ARRAYSIZE(too_small); i++) {
-        out = canary_buffer(too_small[i]);
-        status = dc(&st, IOCTL_SANCTUM_GET_STATS, NULL, 0, out, too_small[i], &info);
-        ok(status == STATUS_BUFFER_TOO_SMALL, "output %u: got 0x%08x\n", too_small[i], ST(status));
-        ok(info == 0, "output %u: Information %llu\n", too_small[i], U64(info));
-        ok(first_written(out, 0, too_small[i]) < 0, "output %u: byte %ld written\n", too_small[i],
-           first_written(out, 0, too_small[i]));
-        free(out);
-    }
+    expect_too_small(&st, IOCTL_SANCTUM_GET_STATS, too_small, ARRAYSIZE(too_small));
     status = dc(&st, IOCTL_SANCTUM_GET_STATS, NULL, 0, NULL, STATS_BYTES, &info);
     ok(status == STATUS_BUFFER_TOO_SMALL && info == 0, "NULL output: got 0x%08x, %llu bytes\n",
        ST(status), U64(info));

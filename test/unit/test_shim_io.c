@@ -266,21 +266,8 @@ static void die_unknown_conversion(void)
 static int crashes(void (*fn)(void))
 {
     int status;
-    pid_t pid;
 
-    fflush(stdout);
-    fflush(stderr);
-    pid = fork();
-    if (pid < 0)
-        return 0;
-    if (pid == 0) {
-        freopen("/dev/null", "w", stderr);
-        fn();
-        _exit(0);
-    }
-    if (waitpid(pid, &status, 0) != pid)
-        return 0;
-    return !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return run_in_child(fn, &status) && !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 DIE_CASE(crash_touch_user_pointer, FAKE_TOUCH_USER_POINTER)
 

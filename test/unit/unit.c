@@ -286,9 +286,9 @@ static void die_corrupt_list(void)
     RemoveEntryList(&b);
 }
 
-int dies(void (*fn)(void))
+int run_in_child(void (*fn)(void), int *status)
 {
-    int status, fd;
+    int fd;
     pid_t pid;
 
     fflush(stdout);
@@ -303,9 +303,14 @@ int dies(void (*fn)(void))
         fn();
         _exit(0);
     }
-    if (waitpid(pid, &status, 0) != pid)
-        return 0;
-    return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+    return waitpid(pid, status, 0) == pid;
+}
+
+int dies(void (*fn)(void))
+{
+    int status;
+
+    return run_in_child(fn, &status) && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
 }
 
 void test_shim(void)

@@ -62,8 +62,10 @@ void check_pool_(const char *file, int line, PSANCTUM_STATE st, ULONG64 blocks, 
 #define end_scenario(st) end_scenario_(__FILE__, __LINE__, (st))
 void end_scenario_(const char *file, int line, PSANCTUM_STATE st);
 
-/* Runs fn in a child process (stderr silenced); true if it died of abort(). Only before any
- * thread exists. */
+/* Runs fn in a child process (stderr silenced) and gives its wait status; 0 if it could not.
+ * Only before any thread exists. */
+int run_in_child(void (*fn)(void), int *status);
+/* True if fn, run in a child process, died of abort(). */
 int dies(void (*fn)(void));
 
 /* The shim's ledger is empty (pool, devices, links, handles, files, IRPs); reports it if not. */
