@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Run every test suite and add up their `<suite>: N passed, M failed` lines.
+# Run every test suite and add up their `<suite>: N passed, M failed[, K skipped]` lines.
 # Usage: test/check.sh BUILD-DIR...   (one per toolchain, e.g. build/x64-clang build/x64-gcc)
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,20 +39,21 @@ done
 run fork test/fork.sh
 run e2e-x64-clang-forkdemo test/e2e/run.sh e2e build/x64-clang-forkdemo
 
-passed=0 failed=0
+passed=0 failed=0 skipped=0
 for log in "$logs"/*.log; do
     name=$(basename "$log" .log)
-    line=$(grep -E "^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed$" "$log" | tail -n 1)
+    line=$(grep -E "^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$" "$log" | tail -n 1)
     if [ -z "$line" ]; then
         echo "$name: FAIL: no result line ($(cat "$logs/$name.exit"))"
         failed=$((failed + 1))
         continue
     fi
-    p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed$/\1/')
-    f=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed$/\2/')
+    p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed, .*/\1/')
+    f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+    s=$(echo "$line" | sed -nE 's/.* ([0-9]+) skipped$/\1/p')
     # A suite that exits non-zero without counting a failure still failed.
     if [ "$f" -eq 0 ] && [ "$(cat "$logs/$name.exit")" != "exit 0" ]; then f=1; fi
-    passed=$((passed + p)) failed=$((failed + f))
+    passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + ${s:-0}))
 done
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -14,7 +14,7 @@ endif
 gcc_PACKAGE := $(PKG_GCC)
 # DWARF with paths relative to the tree, so builds reproduce.
 gcc_CFLAGS := -ffile-prefix-map=$(CURDIR)=.
-gcc_KERNEL_LDFLAGS :=
+gcc_KERNEL_LDFLAGS := -Wl,--forceinteg
 # No libgcc_s DLL next to the client: link GCC's runtime support statically.
 gcc_USER_LDFLAGS := -static-libgcc
 gcc_TOOLS := $(firstword $(gcc_CC)) $(gcc_WINDRES) $(gcc_OBJCOPY)

@@ -13,7 +13,7 @@
  * unreadable or malformed file.
  *
  * TEST SUPPORT ONLY (for test/pe/run.sh, not a shipping feature):
- *   pecheck --mutate checksum|wx|nx|nounwind|nosig IN OUT
+ *   pecheck --mutate checksum|wx|nx|nointeg|nounwind|nosig IN OUT
  * writes a copy of IN with exactly one property broken; the checksum is
  * recomputed when IN's was valid, so only the targeted check should fail.
  */
@@ -37,6 +37,7 @@ enum { RC_OK = 0, RC_FAIL = 1, RC_ERROR = 2 };
 #define SCN_MEM_EXECUTE 0x20000000UL
 #define SCN_MEM_WRITE 0x80000000UL
 #define DLLCHAR_DYNAMIC_BASE 0x0040u
+#define DLLCHAR_FORCE_INTEGRITY 0x0080u
 #define DLLCHAR_NX_COMPAT 0x0100u
 #define DIR_IMPORT 1u
 #define DIR_EXCEPTION 3u
@@ -563,7 +564,11 @@ static void check_unwind(struct image *im)
         report(im, 1, "unwind data", "%lu functions", (unsigned long)(d.size / RUNTIME_FUNCTION_SIZE));
 }
 
-static void check_dllchar(struct image *im)
+/*
+ * A driver also needs FORCE_INTEGRITY: PsSetCreateProcessNotifyRoutineEx refuses an image
+ * without it (STATUS_ACCESS_DENIED), and Windows then checks its signature at every load.
+ */
+static void check_dllchar(struct image *im, const struct opts *o)
 {
     uint16_t dc = rd16(im, im->opt + OH_DLLCHAR);
     char miss[64] = "";
@@ -572,10 +577,13 @@ static void check_dllchar(struct image *im)
         append(miss, sizeof miss, " NX_COMPAT");
     if (!(dc & DLLCHAR_DYNAMIC_BASE))
         append(miss, sizeof miss, " DYNAMIC_BASE");
+    if (o->kind == KIND_DRIVER && !(dc & DLLCHAR_FORCE_INTEGRITY))
+        append(miss, sizeof miss, " FORCE_INTEGRITY");
     if (miss[0])
         report(im, 0, "dll characteristics", "0x%04x lacks%s", dc, miss);
     else
-        report(im, 1, "dll characteristics", "0x%04x: NX_COMPAT DYNAMIC_BASE", dc);
+        report(im, 1, "dll characteristics", "0x%04x: NX_COMPAT DYNAMIC_BASE%s", dc,
+               o->kind == KIND_DRIVER ? " FORCE_INTEGRITY" : "");
 }
 
 static void check_alignment(struct image *im, const struct opts *o)
@@ -752,7 +760,7 @@ static int check_file(const char *path, const struct opts *o)
         check_wx(&im);
         check_relocs(&im);
         check_unwind(&im);
-        check_dllchar(&im);
+        check_dllchar(&im, o);
         check_alignment(&im, o);
         check_imports(&im, o);
         if (o->sign)
@@ -793,6 +801,14 @@ static int mutate(const char *mode, const char *in, const char *out)
         } else {
             err = wr16(&im, im.opt + OH_DLLCHAR, (uint16_t)(dc & ~DLLCHAR_NX_COMPAT));
         }
+    } else if (strcmp(mode, "nointeg") == 0) {
+        uint16_t dc = rd16(&im, im.opt + OH_DLLCHAR);
+        if (!(dc & DLLCHAR_FORCE_INTEGRITY)) {
+            fprintf(stderr, "pecheck: --mutate nointeg: %s already lacks FORCE_INTEGRITY\n", in);
+            err = -1;
+        } else {
+            err = wr16(&im, im.opt + OH_DLLCHAR, (uint16_t)(dc & ~DLLCHAR_FORCE_INTEGRITY));
+        }
     } else if (strcmp(mode, "nounwind") == 0) {
         uint64_t e = (uint64_t)im.opt + OPT_FIXED_SIZE + (uint64_t)DIR_EXCEPTION * 8;
         err = wr32(&im, e, 0) || wr32(&im, e + 4, 0);
@@ -806,7 +822,7 @@ static int mutate(const char *mode, const char *in, const char *out)
             err = wr32(&im, e, 0) || wr32(&im, e + 4, 0);
         }
     } else {
-        fprintf(stderr, "pecheck: --mutate: unknown mode '%s' (checksum|wx|nx|nounwind|nosig)\n", mode);
+        fprintf(stderr, "pecheck: --mutate: unknown mode '%s' (checksum|wx|nx|nointeg|nounwind|nosig)\n", mode);
         err = -1;
     }
     if (!err && valid)

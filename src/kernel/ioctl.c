@@ -43,19 +43,22 @@ static NTSTATUS SanctumEcho(PSANCTUM_STATE State, const VOID *Input, ULONG Input
     return STATUS_SUCCESS;
 }
 
+/* A protocol-1 client asks with SANCTUM_STATS_V1_SIZE bytes and gets exactly those fields. */
 static NTSTATUS SanctumGetStats(PSANCTUM_STATE State, const VOID *Input, ULONG InputLength,
                                 PVOID Output, ULONG OutputLength, PULONG_PTR Information)
 {
     SANCTUM_STATS stats;
+    ULONG size = OutputLength < sizeof(stats) ? SANCTUM_STATS_V1_SIZE : sizeof(stats);
 
     UNREFERENCED_PARAMETER(Input);
     UNREFERENCED_PARAMETER(InputLength);
 
-    if (OutputLength < sizeof(stats) || !Output)
+    if (OutputLength < size || !Output)
         return STATUS_BUFFER_TOO_SMALL;
     SanctumSnapshot(State, &stats);
-    RtlCopyMemory(Output, &stats, sizeof(stats));
-    *Information = sizeof(stats);
+    stats.Size = size;
+    RtlCopyMemory(Output, &stats, size);
+    *Information = size;
     return STATUS_SUCCESS;
 }
 

@@ -11,7 +11,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#define LOADED_LINE SANCTUM_LOG_PREFIX ": loaded, version " SANCTUM_VERSION_STRING ", protocol 1"
+#define LOADED_LINE SANCTUM_LOG_PREFIX ": loaded, version " SANCTUM_VERSION_STRING ", protocol 2"
 #define UNLOADED_LINE SANCTUM_LOG_PREFIX ": unloaded"
 #define NOTHING_LEAKED "pool outstanding: 0 allocations, 0 bytes"
 #define SC_SERVICE L"SanctumSc"
@@ -161,7 +161,7 @@ static void test_ctl_protocol(void)
     expect_success(L"echo \"hello driver\"", "hello driver");
     expect_success(L"stats", "pool allocations");
     expect_success(L"stats", "open handles      1");
-    expect_success(L"stats --json", "\"Size\":88,\"OpenHandles\":1,");
+    expect_success(L"stats --json", "\"Size\":112,\"OpenHandles\":1,");
     expect_success(L"fill 16M 0x10", "filled 16777216 bytes, pattern ok");
     expect_success(L"fill 1", "filled 1 bytes, pattern ok");
     ctl(L"roundtrip first second third", &r);

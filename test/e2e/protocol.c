@@ -27,8 +27,10 @@ static const ioctl_case cases[] = {
     { "stats out 0", IOCTL_SANCTUM_GET_STATS, 0, 0, ERROR_INSUFFICIENT_BUFFER, 0 },
     { "stats out 1", IOCTL_SANCTUM_GET_STATS, 0, 1, ERROR_INSUFFICIENT_BUFFER, 0 },
     { "stats out size-1", IOCTL_SANCTUM_GET_STATS, 0, 87, ERROR_INSUFFICIENT_BUFFER, 0 },
-    { "stats out size", IOCTL_SANCTUM_GET_STATS, 0, 88, 0, 88 },
-    { "stats out larger", IOCTL_SANCTUM_GET_STATS, 0, 4096, 0, 88 },
+    { "stats out v1 size", IOCTL_SANCTUM_GET_STATS, 0, 88, 0, 88 },
+    { "stats out size-1", IOCTL_SANCTUM_GET_STATS, 0, 111, 0, 88 },
+    { "stats out size", IOCTL_SANCTUM_GET_STATS, 0, 112, 0, 112 },
+    { "stats out larger", IOCTL_SANCTUM_GET_STATS, 0, 4096, 0, 112 },
     { "echo in 0", IOCTL_SANCTUM_ECHO, 0, 16, ERROR_INVALID_PARAMETER, 0 },
     { "echo in 1", IOCTL_SANCTUM_ECHO, 1, 1, 0, 1 },
     { "echo in 1 out larger", IOCTL_SANCTUM_ECHO, 1, 4096, 0, 1 },
@@ -76,7 +78,7 @@ static void check_reply(const ioctl_case *c, DWORD seed)
         ok(v->Size == sizeof(*v) && v->Protocol == SANCTUM_PROTOCOL_VERSION, "%s: %lu %lu\n",
            c->name, v->Size, v->Protocol);
     else if (c->code == IOCTL_SANCTUM_GET_STATS)
-        ok(s->Size == sizeof(*s) && s->OpenHandles >= 1, "%s: size %lu handles %lu\n", c->name,
+        ok(s->Size == c->returned && s->OpenHandles >= 1, "%s: size %lu handles %lu\n", c->name,
            s->Size, s->OpenHandles);
     else if (c->code == IOCTL_SANCTUM_ECHO)
         ok(memcmp(out_buf, in_buf, c->in_len) == 0, "%s: echo differs\n", c->name);
@@ -316,7 +318,7 @@ static void test_stats_sequence(HANDLE stats)
     d.OpenHandles = 1, d.Creates = 1, d.Reads = 2, d.Writes = 3, d.Failures = 2;
     d.Ioctls = 2 + 1; /* two echoes, and this GET_STATS */
     d.BytesIn = 10 + 5 + 3;
-    d.BytesOut = 88 + 10 + 5; /* the first GET_STATS's reply, echo, read */
+    d.BytesOut = sizeof(SANCTUM_STATS) + 10 + 5; /* the first GET_STATS's reply, echo, read */
     d.PoolAllocations = 2;
     d.PoolBytes = s1.PoolBytes - s0.PoolBytes;
     expect_delta("with a handle open", &s0, &s1, &d);
@@ -324,7 +326,7 @@ static void test_stats_sequence(HANDLE stats)
 
     CloseHandle(h); /* cleanup frees the queued message, close the context */
     ok(device_stats(stats, &s1), "GET_STATS failed\n");
-    d.OpenHandles = 0, d.Closes = 1, d.Ioctls = 2 + 2, d.BytesOut = 88 + 88 + 10 + 5;
+    d.OpenHandles = 0, d.Closes = 1, d.Ioctls = 2 + 2, d.BytesOut = 2 * sizeof(SANCTUM_STATS) + 10 + 5;
     d.PoolAllocations = 0, d.PoolBytes = 0;
     expect_delta("after close", &s0, &s1, &d);
 }
@@ -394,7 +396,7 @@ static void test_threads(HANDLE stats)
     d.Ioctls = 3 * quarter + 1;
     d.Reads = quarter, d.Writes = quarter;
     d.BytesIn = quarter * (32 + 0 + 4 + 16);
-    d.BytesOut = 88 + quarter * (32 + 20 + 64 + 16);
+    d.BytesOut = sizeof(SANCTUM_STATS) + quarter * (32 + 20 + 64 + 16);
     expect_delta("4 threads x 1000", &s0, &s1, &d);
 }
 

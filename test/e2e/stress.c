@@ -183,7 +183,7 @@ static void test_threads(void)
     ok(s1.BytesIn - s0.BytesIn == (ULONG64)in, "bytes in moved by %llu, expected %lld\n",
        s1.BytesIn - s0.BytesIn, in);
     ok(s1.BytesOut - s0.BytesOut == (ULONG64)out + sizeof(s0),
-       "bytes out moved by %llu, expected %lld\n", s1.BytesOut - s0.BytesOut, out + 88);
+       "bytes out moved by %llu, expected %lld\n", s1.BytesOut - s0.BytesOut, out + (long long)sizeof(SANCTUM_STATS));
     ok(s1.Creates - s0.Creates == THREADS * 3 && s1.Closes - s0.Closes == THREADS * 3,
        "creates %llu closes %llu\n", s1.Creates - s0.Creates, s1.Closes - s0.Closes);
     ok(s1.OpenHandles == s0.OpenHandles && s1.PoolAllocations == s0.PoolAllocations &&

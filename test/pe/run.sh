@@ -85,6 +85,7 @@ else
     negative checksum "checksum" "a CheckSum field off by one"
     negative wx "no writable+executable section" "a writable+executable section"
     negative nx "dll characteristics" "NX_COMPAT cleared"
+    negative nointeg "dll characteristics" "FORCE_INTEGRITY cleared"
     negative nounwind "unwind data" "an empty exception directory (.pdata)"
     negative nosig "certificate table" "a zeroed certificate table directory"
 fi

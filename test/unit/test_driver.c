@@ -11,7 +11,7 @@
 #define UNLOAD_LINE \
     SANCTUM_LOG_PREFIX ": unloaded, pool outstanding: 0 allocations, 0 bytes\n"
 #define LOAD_LINE \
-    SANCTUM_LOG_PREFIX ": loaded, version " SANCTUM_VERSION_STRING ", protocol 1\n"
+    SANCTUM_LOG_PREFIX ": loaded, version " SANCTUM_VERSION_STRING ", protocol 2\n"
 #define RW (FILE_READ_DATA | FILE_WRITE_DATA)
 #define VERSION_BYTES ((ULONG)sizeof(SANCTUM_VERSION))
 #define STATS_BYTES ((ULONG)sizeof(SANCTUM_STATS))
@@ -396,7 +396,7 @@ static void test_ioctl_irps(void)
     expect(driver, &e);
 
     /* GET_STATS: the reply is the counters, this request included, its own bytes not yet. */
-    r = ioctl_irp(f, IOCTL_SANCTUM_GET_STATS, NULL, 0, STATS_BYTES - 1);
+    r = ioctl_irp(f, IOCTL_SANCTUM_GET_STATS, NULL, 0, SANCTUM_STATS_V1_SIZE - 1);
     ok(r.Status == STATUS_BUFFER_TOO_SMALL, "GET_STATS into 87: 0x%08x\n", ST(r.Status));
     e.Ioctls++, e.Failures++;
     free(r.Out);

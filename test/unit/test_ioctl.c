@@ -171,7 +171,7 @@ static SANCTUM_STATS stats_ioctl(PSANCTUM_STATE st)
 
 static void test_stats_sizes(void)
 {
-    static const ULONG too_small[] = { 0, 1, STATS_BYTES - 1 };
+    static const ULONG too_small[] = { 0, 1, SANCTUM_STATS_V1_SIZE - 1 };
     static const ULONG enough[] = { STATS_BYTES, STATS_BYTES + 1, 4096 };
     SANCTUM_STATE st;
     SANCTUM_STATS s;
@@ -194,6 +194,17 @@ static void test_stats_sizes(void)
         ok(s.Size == STATS_BYTES, "output %u: Size %u\n", enough[i], s.Size);
         ok(first_written(out, STATS_BYTES, enough[i]) < 0, "output %u: byte %ld written\n",
            enough[i], first_written(out, STATS_BYTES, enough[i]));
+        free(out);
+    }
+    /* A protocol-1 client's 88 bytes (and anything short of the whole) get the v1 fields. */
+    for (i = SANCTUM_STATS_V1_SIZE; i < STATS_BYTES; i += STATS_BYTES - SANCTUM_STATS_V1_SIZE - 1) {
+        out = canary_buffer((ULONG)i);
+        status = dc(&st, IOCTL_SANCTUM_GET_STATS, NULL, 0, out, (ULONG)i, &info);
+        memcpy(&s, out, SANCTUM_STATS_V1_SIZE);
+        ok(status == STATUS_SUCCESS && info == SANCTUM_STATS_V1_SIZE && s.Size == SANCTUM_STATS_V1_SIZE,
+           "v1 output %zu: got 0x%08x, %llu bytes, Size %u\n", i, ST(status), U64(info), s.Size);
+        ok(first_written(out, SANCTUM_STATS_V1_SIZE, (ULONG)i) < 0, "v1 output %zu: byte %ld written\n",
+           i, first_written(out, SANCTUM_STATS_V1_SIZE, (ULONG)i));
         free(out);
     }
     end_scenario(&st);
