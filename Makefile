@@ -160,10 +160,17 @@ $$($(1)_OUT)/unsigned/$(CTL) $$(call $(1)_debug_file,$$($(1)_OUT)/$(CTL)) &: $$(
 		$$(call $(1)_link_debug,$$($(1)_OUT)/$(CTL)) -o $$($(1)_OUT)/unsigned/$(CTL)
 	$(Q)$$(call $(1)_split_debug,$$($(1)_OUT)/unsigned/$(CTL),$$($(1)_OUT)/$(CTL))
 
-$$($(1)_OUT)/test/sanctum-e2e.exe: $$($(1)_EOBJ)
+# The e2e suite's second driver (test/probe), unsigned: only Wine loads it.
+$$($(1)_OUT)/test/sanctum-probe.sys: test/probe/probe.c toolchain/$(1).mk
 	$$(call msg,LINK,$$@)
 	@mkdir -p $$(@D)
-	$(Q)$$($(1)_CC) $$($(1)_USER_LDFLAGS) $(USER_LDFLAGS) -s $$^ $(USER_LIBS) -o $$@
+	$(Q)$$($(1)_CC) $$($(1)_CFLAGS) $(KERNEL_CFLAGS) $$($(1)_KERNEL_LDFLAGS) $(KERNEL_LDFLAGS) \
+		-MF $$@.d $$< $(KERNEL_LIBS) -s -o $$@
+
+$$($(1)_OUT)/test/sanctum-e2e.exe: $$($(1)_EOBJ) $$($(1)_OUT)/test/sanctum-probe.sys
+	$$(call msg,LINK,$$@)
+	@mkdir -p $$(@D)
+	$(Q)$$($(1)_CC) $$($(1)_USER_LDFLAGS) $(USER_LDFLAGS) -s $$($(1)_EOBJ) $(USER_LIBS) -o $$@
 
 $$($(1)_SHIPPED): $$($(1)_OUT)/%: $$($(1)_OUT)/unsigned/% toolchain/sign.sh $(SIGN_DEPS)
 	$$(call msg,SIGN,$$@)

@@ -130,7 +130,7 @@ typedef struct _SANCTUM_STATS {
  * mask of SANCTUM_EVENT_MASK(type) (any other bit: STATUS_INVALID_PARAMETER); QueueBytes the
  * handle's queue, 0 for SANCTUM_DEFAULT_QUEUE_BYTES, else SANCTUM_MIN_QUEUE_BYTES to
  * SANCTUM_MAX_QUEUE_BYTES (rounded up to a multiple of 8), else STATUS_INVALID_PARAMETER.
- * No output. A handle subscribes once (again: STATUS_ALREADY_REGISTERED). At most
+ * No output. A handle subscribes once (again: STATUS_OBJECT_NAME_COLLISION). At most
  * SANCTUM_MAX_SUBSCRIPTIONS subscriptions and SANCTUM_MAX_TOTAL_QUEUE_BYTES of queues exist
  * at once (beyond: STATUS_QUOTA_EXCEEDED). The subscription ends when its handle closes.
  */

@@ -18,4 +18,7 @@
 #define MdlMappingNoExecute 0x40000000 /* WDK 8+: map the MDL's pages non-executable */
 #endif
 
+/* Exported by ntoskrnl since Vista and in mingw-w64's import library, but not declared. */
+NTKERNELAPI NTSTATUS NTAPI PsGetProcessExitStatus(PEPROCESS Process);
+
 #endif

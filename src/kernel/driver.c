@@ -111,14 +111,18 @@ static NTSTATUS SanctumDispatchWrite(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 static NTSTATUS SanctumDispatchDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 {
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
-    PSANCTUM_STATE state = SanctumState(DeviceObject);
     ULONG code = stack->Parameters.DeviceIoControl.IoControlCode;
-    ULONG inLength = stack->Parameters.DeviceIoControl.InputBufferLength;
-    ULONG outLength = stack->Parameters.DeviceIoControl.OutputBufferLength;
-    PVOID input = Irp->AssociatedIrp.SystemBuffer;
-    PVOID output = input;
+    SANCTUM_REQUEST request;
     ULONG_PTR information = 0;
     NTSTATUS status = STATUS_SUCCESS;
+
+    request.State = SanctumState(DeviceObject);
+    request.Handle = stack->FileObject->FsContext;
+    request.Irp = Irp;
+    request.Input = Irp->AssociatedIrp.SystemBuffer;
+    request.InputLength = stack->Parameters.DeviceIoControl.InputBufferLength;
+    request.Output = Irp->AssociatedIrp.SystemBuffer;
+    request.OutputLength = stack->Parameters.DeviceIoControl.OutputBufferLength;
 
     /* METHOD_NEITHER would hand us raw user pointers: no code of ours uses it, none is read. */
     switch (METHOD_FROM_CTL_CODE(code)) {
@@ -127,21 +131,25 @@ static NTSTATUS SanctumDispatchDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP I
     case METHOD_IN_DIRECT:
     case METHOD_OUT_DIRECT:
         /* Map the caller's pages only for a request that will use them. */
-        output = NULL;
+        request.Output = NULL;
         if (SanctumIsKnownIoctl(code))
-            status = SanctumMapMdl(Irp, outLength, &output);
-        if (!output)
-            outLength = 0;
+            status = SanctumMapMdl(Irp, request.OutputLength, &request.Output);
+        if (!request.Output)
+            request.OutputLength = 0;
         break;
     default:
-        input = output = NULL;
-        inLength = outLength = 0;
+        request.Input = request.Output = NULL;
+        request.InputLength = request.OutputLength = 0;
         break;
     }
-    if (NT_SUCCESS(status))
-        status = SanctumDeviceControl(state, code, input, inLength, output, outLength, &information);
-    else
-        SanctumRecordRejected(state, &state->Ioctls, status);
+    if (NT_SUCCESS(status)) {
+        status = SanctumDeviceControl(&request, code, &information);
+        /* Pended (GET_EVENTS): events.c completes it, exactly once, whatever ends it. */
+        if (status == STATUS_PENDING)
+            return status;
+    } else {
+        SanctumRecordRejected(request.State, &request.State->Ioctls, status);
+    }
     return SanctumComplete(Irp, status, information);
 }
 
@@ -151,13 +159,20 @@ static NTSTATUS SanctumDispatchUnsupported(PDEVICE_OBJECT DeviceObject, PIRP Irp
     return SanctumComplete(Irp, STATUS_INVALID_DEVICE_REQUEST, 0);
 }
 
+/*
+ * Reverse order of DriverEntry: no new events (Windows returns from each callback's removal
+ * only once no call of it is running), then every subscription ends (pending GET_EVENTS
+ * complete with STATUS_CANCELLED), then no new opens through the link, then the handles Wine
+ * leaves open, and the device.
+ */
 static VOID SanctumUnload(PDRIVER_OBJECT DriverObject)
 {
     UNICODE_STRING link = RTL_CONSTANT_STRING(SANCTUM_DOS_DEVICE_NAME);
     PDEVICE_OBJECT device = DriverObject->DeviceObject;
     PSANCTUM_STATE state = SanctumState(device);
 
-    /* Reverse order of creation: no new opens through the link, then the state, the device. */
+    SanctumNotifyUnregister();
+    SanctumEventsRelease(state);
     IoDeleteSymbolicLink(&link);
     SanctumStateRelease(state);
     SanctumLog(DPFLTR_INFO_LEVEL, "unloaded, pool outstanding: %I64d allocations, %I64d bytes",
@@ -170,6 +185,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
     UNICODE_STRING name = RTL_CONSTANT_STRING(SANCTUM_NT_DEVICE_NAME);
     UNICODE_STRING link = RTL_CONSTANT_STRING(SANCTUM_DOS_DEVICE_NAME);
     PDEVICE_OBJECT device = NULL;
+    PSANCTUM_STATE state;
     NTSTATUS status;
     ULONG i;
 
@@ -192,7 +208,8 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         SanctumLog(DPFLTR_ERROR_LEVEL, "IoCreateDevice failed: 0x%08lx", (unsigned long)status);
         return status;
     }
-    SanctumStateInit(SanctumState(device));
+    state = SanctumState(device);
+    SanctumStateInit(state);
     /* Reads and writes arrive as MDLs: no copy through an intermediate buffer. */
     device->Flags |= DO_DIRECT_IO;
 
@@ -203,10 +220,21 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         goto fail_device;
     }
 
+    status = SanctumEventsInit(state);
+    if (!NT_SUCCESS(status)) {
+        SanctumLog(DPFLTR_ERROR_LEVEL, "cannot allocate the event buffers: 0x%08lx",
+                   (unsigned long)status);
+        goto fail_device;
+    }
+
+    status = SanctumNotifyRegister(state);
+    if (!NT_SUCCESS(status))
+        goto fail_events;
+
     status = IoCreateSymbolicLink(&link, &name);
     if (!NT_SUCCESS(status)) {
         SanctumLog(DPFLTR_ERROR_LEVEL, "IoCreateSymbolicLink failed: 0x%08lx", (unsigned long)status);
-        goto fail_device;
+        goto fail_notify;
     }
 
     device->Flags &= ~DO_DEVICE_INITIALIZING;
@@ -214,6 +242,10 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
                SANCTUM_PROTOCOL_VERSION);
     return STATUS_SUCCESS;
 
+fail_notify:
+    SanctumNotifyUnregister();
+fail_events:
+    SanctumEventsRelease(state);
 fail_device:
     IoDeleteDevice(device);
     return status;

@@ -1,63 +1,52 @@
 /* SPDX-License-Identifier: MIT */
-/* IRP_MJ_DEVICE_CONTROL: each IOCTL of protocol v1 is one small handler. */
+/* IRP_MJ_DEVICE_CONTROL: each IOCTL of the protocol is one small handler. */
 #include "sanctum.h"
 
-typedef NTSTATUS SANCTUM_IOCTL_HANDLER(PSANCTUM_STATE State, const VOID *Input, ULONG InputLength,
-                                       PVOID Output, ULONG OutputLength, PULONG_PTR Information);
+typedef NTSTATUS SANCTUM_IOCTL_HANDLER(const SANCTUM_REQUEST *Request, PULONG_PTR Information);
 
-static NTSTATUS SanctumGetVersion(PSANCTUM_STATE State, const VOID *Input, ULONG InputLength,
-                                  PVOID Output, ULONG OutputLength, PULONG_PTR Information)
+/* Input is ignored, so that a client of any protocol can always ask. */
+static NTSTATUS SanctumGetVersion(const SANCTUM_REQUEST *Request, PULONG_PTR Information)
 {
     SANCTUM_VERSION version;
 
-    /* Input is ignored, so that a client of any protocol can always ask. */
-    UNREFERENCED_PARAMETER(State);
-    UNREFERENCED_PARAMETER(Input);
-    UNREFERENCED_PARAMETER(InputLength);
-
-    if (OutputLength < sizeof(version) || !Output)
+    if (Request->OutputLength < sizeof(version) || !Request->Output)
         return STATUS_BUFFER_TOO_SMALL;
     version.Size = sizeof(version);
     version.Protocol = SANCTUM_PROTOCOL_VERSION;
     version.Major = SANCTUM_VERSION_MAJOR;
     version.Minor = SANCTUM_VERSION_MINOR;
     version.Patch = SANCTUM_VERSION_PATCH;
-    RtlCopyMemory(Output, &version, sizeof(version));
+    RtlCopyMemory(Request->Output, &version, sizeof(version));
     *Information = sizeof(version);
     return STATUS_SUCCESS;
 }
 
-static NTSTATUS SanctumEcho(PSANCTUM_STATE State, const VOID *Input, ULONG InputLength,
-                            PVOID Output, ULONG OutputLength, PULONG_PTR Information)
+static NTSTATUS SanctumEcho(const SANCTUM_REQUEST *Request, PULONG_PTR Information)
 {
-    UNREFERENCED_PARAMETER(State);
+    ULONG length = Request->InputLength;
 
-    if (InputLength == 0 || InputLength > SANCTUM_MAX_ECHO || !Input)
+    if (length == 0 || length > SANCTUM_MAX_ECHO || !Request->Input)
         return STATUS_INVALID_PARAMETER;
-    if (OutputLength < InputLength || !Output)
+    if (Request->OutputLength < length || !Request->Output)
         return STATUS_BUFFER_TOO_SMALL;
     /* METHOD_BUFFERED: input and output are the same system buffer; move, don't copy. */
-    if (Output != Input)
-        RtlMoveMemory(Output, Input, InputLength);
-    *Information = InputLength;
+    if (Request->Output != Request->Input)
+        RtlMoveMemory(Request->Output, Request->Input, length);
+    *Information = length;
     return STATUS_SUCCESS;
 }
 
 /* A protocol-1 client asks with SANCTUM_STATS_V1_SIZE bytes and gets exactly those fields. */
-static NTSTATUS SanctumGetStats(PSANCTUM_STATE State, const VOID *Input, ULONG InputLength,
-                                PVOID Output, ULONG OutputLength, PULONG_PTR Information)
+static NTSTATUS SanctumGetStats(const SANCTUM_REQUEST *Request, PULONG_PTR Information)
 {
     SANCTUM_STATS stats;
-    ULONG size = OutputLength < sizeof(stats) ? SANCTUM_STATS_V1_SIZE : sizeof(stats);
+    ULONG size = Request->OutputLength < sizeof(stats) ? SANCTUM_STATS_V1_SIZE : sizeof(stats);
 
-    UNREFERENCED_PARAMETER(Input);
-    UNREFERENCED_PARAMETER(InputLength);
-
-    if (OutputLength < size || !Output)
+    if (Request->OutputLength < size || !Request->Output)
         return STATUS_BUFFER_TOO_SMALL;
-    SanctumSnapshot(State, &stats);
+    SanctumSnapshot(Request->State, &stats);
     stats.Size = size;
-    RtlCopyMemory(Output, &stats, size);
+    RtlCopyMemory(Request->Output, &stats, size);
     *Information = size;
     return STATUS_SUCCESS;
 }
@@ -85,20 +74,17 @@ static VOID SanctumFillPattern(PUCHAR Out, ULONG Length, UCHAR Seed)
         Out[i] = (UCHAR)(Seed + i);
 }
 
-static NTSTATUS SanctumFill(PSANCTUM_STATE State, const VOID *Input, ULONG InputLength,
-                            PVOID Output, ULONG OutputLength, PULONG_PTR Information)
+static NTSTATUS SanctumFill(const SANCTUM_REQUEST *Request, PULONG_PTR Information)
 {
-    ULONG seed;
+    ULONG seed, length = Request->OutputLength;
 
-    UNREFERENCED_PARAMETER(State);
-
-    if (InputLength != sizeof(seed) || !Input)
+    if (Request->InputLength != sizeof(seed) || !Request->Input)
         return STATUS_INVALID_PARAMETER;
-    if (OutputLength == 0 || OutputLength > SANCTUM_MAX_FILL || !Output)
+    if (length == 0 || length > SANCTUM_MAX_FILL || !Request->Output)
         return STATUS_INVALID_PARAMETER;
-    RtlCopyMemory(&seed, Input, sizeof(seed));
-    SanctumFillPattern(Output, OutputLength, (UCHAR)seed);
-    *Information = OutputLength;
+    RtlCopyMemory(&seed, Request->Input, sizeof(seed));
+    SanctumFillPattern(Request->Output, length, (UCHAR)seed);
+    *Information = length;
     return STATUS_SUCCESS;
 }
 
@@ -115,6 +101,9 @@ static const struct {
     { IOCTL_SANCTUM_ECHO, SanctumEcho },
     { IOCTL_SANCTUM_GET_STATS, SanctumGetStats },
     { IOCTL_SANCTUM_FILL, SanctumFill },
+    { IOCTL_SANCTUM_SUBSCRIBE, SanctumSubscribe },   /* events.c */
+    { IOCTL_SANCTUM_GET_EVENTS, SanctumGetEvents },
+    { IOCTL_SANCTUM_MARK, SanctumMark },
 };
 
 static ULONG SanctumIoctlIndex(ULONG Code)
@@ -129,19 +118,20 @@ BOOLEAN SanctumIsKnownIoctl(ULONG Code)
     return index < ARRAYSIZE(SanctumIoctls) && SanctumIoctls[index].Code == Code;
 }
 
-NTSTATUS SanctumDeviceControl(PSANCTUM_STATE State, ULONG Code, const VOID *Input,
-                              ULONG InputLength, PVOID Output, ULONG OutputLength,
-                              PULONG_PTR Information)
+NTSTATUS SanctumDeviceControl(const SANCTUM_REQUEST *Request, ULONG Code, PULONG_PTR Information)
 {
     NTSTATUS status = STATUS_INVALID_DEVICE_REQUEST;
 
-    InterlockedIncrement64(&State->Ioctls);
+    InterlockedIncrement64(&Request->State->Ioctls);
     *Information = 0;
     if (SanctumIsKnownIoctl(Code))
-        status = SanctumIoctls[SanctumIoctlIndex(Code)].Handler(State, Input, InputLength, Output,
-                                                                OutputLength, Information);
+        status = SanctumIoctls[SanctumIoctlIndex(Code)].Handler(Request, Information);
+    /* A pended request is counted when it completes (events.c). */
+    if (status == STATUS_PENDING)
+        return status;
     if (!NT_SUCCESS(status))
         *Information = 0;
-    SanctumRecord(State, status, NT_SUCCESS(status) ? InputLength : 0, *Information);
+    SanctumRecord(Request->State, status, NT_SUCCESS(status) ? Request->InputLength : 0,
+                  *Information);
     return status;
 }

@@ -27,6 +27,7 @@ NTSTATUS SanctumOpen(PSANCTUM_STATE State, PSANCTUM_HANDLE *Handle)
     KeInitializeSpinLock(&handle->Lock);
     InitializeListHead(&handle->Messages);
     handle->Count = 0;
+    handle->Subscription = NULL;
 
     KeAcquireSpinLock(&State->HandlesLock, &irql);
     InsertTailList(&State->Handles, &handle->Link);
@@ -63,9 +64,13 @@ static VOID SanctumDrain(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle)
     }
 }
 
-/* The last user handle is gone: nobody can read the queue any more. */
+/*
+ * The last user handle is gone: nobody can read the queue any more, and the handle's pending
+ * GET_EVENTS requests must end now (Windows sends CLOSE only once they have all completed).
+ */
 VOID SanctumCleanup(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle)
 {
+    SanctumUnsubscribe(State, Handle);
     SanctumDrain(State, Handle);
 }
 
@@ -77,7 +82,11 @@ VOID SanctumClose(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle)
     RemoveEntryList(&Handle->Link);
     KeReleaseSpinLock(&State->HandlesLock, irql);
 
-    /* A write still in flight when CLEANUP ran may have queued a message since. */
+    /*
+     * Wine sends no CLEANUP when a handle closes with requests pending, only this CLOSE; and a
+     * write or SUBSCRIBE still in flight when CLEANUP ran may have left something since.
+     */
+    SanctumUnsubscribe(State, Handle);
     SanctumDrain(State, Handle);
     SanctumFree(State, Handle, sizeof(*Handle));
     InterlockedDecrement(&State->OpenHandles);

@@ -19,6 +19,32 @@
 #define SanctumLog(Level, Fmt, ...) \
     DbgPrintEx(DPFLTR_IHVDRIVER_ID, (Level), SANCTUM_LOG_PREFIX ": " Fmt "\n", ##__VA_ARGS__)
 
+/*
+ * One subscription (protocol 2): the event types it takes, its queue of whole records and its
+ * pending GET_EVENTS requests. The slots live in the device extension, so a cancel routine
+ * can always take a slot's lock, whatever became of the handle that subscribed.
+ */
+typedef struct _SANCTUM_SUBSCRIPTION {
+    KSPIN_LOCK Lock;          /* guards every field below */
+    volatile ULONG Types;     /* SANCTUM_EVENT_MASK bits; 0 while the slot is free */
+    struct _SANCTUM_HANDLE *Owner;
+    PUCHAR Ring;              /* Capacity bytes of records, the oldest at Head */
+    ULONG Capacity;
+    ULONG Head;
+    ULONG Used;
+    ULONG64 Sequence;         /* of the last event that matched Types, queued or dropped */
+    LIST_ENTRY Pending;       /* pended GET_EVENTS IRPs (Tail.Overlay.ListEntry), oldest first */
+    ULONG PendingCount;
+} SANCTUM_SUBSCRIPTION, *PSANCTUM_SUBSCRIPTION;
+
+/*
+ * Records are built in one of these nonpaged buffers before they are copied to each queue:
+ * the names a callback gets may be pageable, and only nonpaged memory may be touched under a
+ * spin lock. Claimed and released with interlocked operations: a callback never waits for one;
+ * when all are in use the event is dropped (and counted) on every queue that wanted it.
+ */
+#define SANCTUM_STAGING_BUFFERS 16
+
 /* The device's state, in its device extension. Counters change only through Interlocked*. */
 typedef struct _SANCTUM_STATE {
     volatile LONG OpenHandles;
@@ -34,14 +60,29 @@ typedef struct _SANCTUM_STATE {
     volatile LONG64 PoolBytes;       /* outstanding now */
     KSPIN_LOCK HandlesLock;          /* guards Handles */
     LIST_ENTRY Handles;              /* every open SANCTUM_HANDLE */
+
+    /* Protocol 2: events. */
+    volatile LONG64 EventsQueued;
+    volatile LONG64 EventsDropped;
+    volatile LONG PendingRequests;
+    volatile LONG ActiveSlots;       /* bit i: Subscriptions[i] takes events */
+    volatile LONG SubscribedTypes;   /* the union of every subscription's Types */
+    volatile LONG StagingFree;       /* bit i: staging buffer i is free */
+    PUCHAR Staging;                  /* SANCTUM_STAGING_BUFFERS records of the largest size */
+    KSPIN_LOCK SubscriptionsLock;    /* guards the four below and SANCTUM_HANDLE.Subscription */
+    ULONG SlotsInUse;
+    ULONG SubscriptionCount;
+    ULONG QueueBytes;                /* of every subscription's queue */
+    SANCTUM_SUBSCRIPTION Subscriptions[SANCTUM_MAX_SUBSCRIPTIONS];
 } SANCTUM_STATE, *PSANCTUM_STATE;
 
-/* One per open handle (FileObject->FsContext): its own message queue. */
+/* One per open handle (FileObject->FsContext): its own message queue, its subscription. */
 typedef struct _SANCTUM_HANDLE {
     LIST_ENTRY Link;     /* in SANCTUM_STATE.Handles, guarded by HandlesLock */
     KSPIN_LOCK Lock;     /* guards Messages and Count */
     LIST_ENTRY Messages; /* SANCTUM_MESSAGE, oldest first */
     ULONG Count;
+    PSANCTUM_SUBSCRIPTION Subscription; /* guarded by SANCTUM_STATE.SubscriptionsLock */
 } SANCTUM_HANDLE, *PSANCTUM_HANDLE;
 
 /* state.c: the counters, pool accounting and the list of open handles. */
@@ -68,13 +109,46 @@ NTSTATUS SanctumRead(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle, PVOID Buffer,
 /*
  * ioctl.c: IRP_MJ_DEVICE_CONTROL. Input is what the caller sent; Output is where the reply
  * goes (the system buffer for METHOD_BUFFERED, the MDL's mapping for METHOD_OUT_DIRECT,
- * NULL when there is none). *Information is the number of bytes written, 0 on failure.
+ * NULL when there is none). Irp is there only for a request that may pend (GET_EVENTS):
+ * then the handler returns STATUS_PENDING and completes the IRP later itself.
  */
-NTSTATUS SanctumDeviceControl(PSANCTUM_STATE State, ULONG Code, const VOID *Input,
-                              ULONG InputLength, PVOID Output, ULONG OutputLength,
-                              PULONG_PTR Information);
+typedef struct _SANCTUM_REQUEST {
+    PSANCTUM_STATE State;
+    PSANCTUM_HANDLE Handle; /* the caller's handle context */
+    PIRP Irp;
+    const VOID *Input;
+    ULONG InputLength;
+    PVOID Output;
+    ULONG OutputLength;
+} SANCTUM_REQUEST, *PSANCTUM_REQUEST;
+
+/* *Information is the number of bytes written, 0 on failure or when the request pends. */
+NTSTATUS SanctumDeviceControl(const SANCTUM_REQUEST *Request, ULONG Code, PULONG_PTR Information);
 /* Whether Code is one of ours, with its method and access exactly. */
 BOOLEAN SanctumIsKnownIoctl(ULONG Code);
+
+/* events.c: subscriptions, their queues of records and their pending GET_EVENTS requests. */
+NTSTATUS SanctumEventsInit(PSANCTUM_STATE State);
+/* Ends every subscription (their pending requests complete with STATUS_CANCELLED), then
+ * frees the staging buffers. The callbacks must be gone already. */
+VOID SanctumEventsRelease(PSANCTUM_STATE State);
+NTSTATUS SanctumSubscribe(const SANCTUM_REQUEST *Request, PULONG_PTR Information);
+NTSTATUS SanctumGetEvents(const SANCTUM_REQUEST *Request, PULONG_PTR Information);
+NTSTATUS SanctumMark(const SANCTUM_REQUEST *Request, PULONG_PTR Information);
+/* The handle's subscription ends: its pending requests complete with STATUS_CANCELLED. */
+VOID SanctumUnsubscribe(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle);
+/*
+ * Publishing, from a callback or a MARK: SanctumEventBegin returns a zeroed record of Type
+ * (Time set) to fill in after its header, or NULL when nobody wants the type or no staging
+ * buffer is free (the drop is counted); SanctumEventCommit queues it, BodyLength bytes after
+ * the header, on every subscription that wants it, and completes a pending request with it.
+ */
+PSANCTUM_EVENT_HEADER SanctumEventBegin(PSANCTUM_STATE State, USHORT Type);
+VOID SanctumEventCommit(PSANCTUM_STATE State, PSANCTUM_EVENT_HEADER Record, ULONG BodyLength);
+
+/* notify.c: the process, thread and image-load callbacks of one device's state. */
+NTSTATUS SanctumNotifyRegister(PSANCTUM_STATE State);
+VOID SanctumNotifyUnregister(VOID);
 
 /* security.c: only LocalSystem and Administrators may open the device. */
 NTSTATUS SanctumProtectDevice(PDEVICE_OBJECT Device);

@@ -67,6 +67,10 @@ VOID SanctumSnapshot(PSANCTUM_STATE State, PSANCTUM_STATS Stats)
     Stats->BytesOut = SanctumRead64(&State->BytesOut);
     Stats->PoolAllocations = SanctumRead64(&State->PoolAllocations);
     Stats->PoolBytes = SanctumRead64(&State->PoolBytes);
+    Stats->EventsQueued = SanctumRead64(&State->EventsQueued);
+    Stats->EventsDropped = SanctumRead64(&State->EventsDropped);
+    Stats->Subscriptions = (ULONG)State->SubscriptionCount;
+    Stats->PendingRequests = (ULONG)InterlockedCompareExchange(&State->PendingRequests, 0, 0);
 }
 
 VOID SanctumStateRelease(PSANCTUM_STATE State)

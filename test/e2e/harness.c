@@ -5,7 +5,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-static int passed, failed;
+static int passed, failed, skipped;
 static wchar_t log_path[MAX_PATH];
 
 int ok_(const char *file, int line, int cond, const char *fmt, ...)
@@ -25,9 +25,21 @@ int ok_(const char *file, int line, int cond, const char *fmt, ...)
     return 0;
 }
 
+void skip(const char *fmt, ...)
+{
+    va_list ap;
+
+    skipped++;
+    printf("skipped: ");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+}
+
 int e2e_summary(const char *suite)
 {
-    printf("%s: %d passed, %d failed\n", suite, passed, failed);
+    printf("%s: %d passed, %d failed, %d skipped\n", suite, passed, failed, skipped);
     fflush(stdout);
     return failed ? 1 : 0;
 }

@@ -107,10 +107,11 @@ static void check_passive(const char *what)
 NTSTATUS dc(PSANCTUM_STATE st, ULONG code, const void *in, ULONG in_len, void *out,
             ULONG out_len, ULONG_PTR *info)
 {
+    SANCTUM_REQUEST request = { st, NULL, NULL, in, in_len, out, out_len };
     NTSTATUS status;
 
     *info = INFO_UNSET;
-    status = SanctumDeviceControl(st, code, in, in_len, out, out_len, info);
+    status = SanctumDeviceControl(&request, code, info);
     check_passive("SanctumDeviceControl");
     return status;
 }

@@ -367,6 +367,7 @@ VOID shim_ledger(SHIM_LEDGER *Ledger)
         Ledger->Links += links[i].Used;
     Ledger->Files = files_open;
     Ledger->Irps = irps_in_flight;
+    Ledger->Notifications = shim_notify_registered();
     pthread_mutex_unlock(&objects);
 }
 
@@ -376,7 +377,7 @@ BOOLEAN shim_ledger_empty(VOID)
 
     shim_ledger(&l);
     return (BOOLEAN)(!l.PoolBlocks && !l.PoolBytes && !l.Devices && !l.Links && !l.Handles &&
-                     !l.Files && !l.Irps);
+                     !l.Files && !l.Irps && !l.Notifications);
 }
 
 static void print_name(const WCHAR *name, size_t chars)
@@ -410,9 +411,9 @@ VOID shim_ledger_report(VOID)
             fputc('\n', stderr);
         }
     pthread_mutex_unlock(&objects);
-    if (l.Handles || l.Files || l.Irps)
-        fprintf(stderr, "shim: %u object handles, %u file objects, %u IRPs in flight\n", l.Handles,
-                l.Files, l.Irps);
+    if (l.Handles || l.Files || l.Irps || l.Notifications)
+        fprintf(stderr, "shim: %u object handles, %u file objects, %u IRPs in flight, %u notify "
+                "routines registered\n", l.Handles, l.Files, l.Irps, l.Notifications);
 }
 
 /* ---- driver objects ---- */
@@ -598,7 +599,10 @@ typedef struct _SHIM_REQUEST {
         IO_STACK_LOCATION Stack[1];
     } *Packet;
     PDEVICE_OBJECT Device;
-    ULONG Completions;
+    volatile ULONG Completions; /* written by whichever thread completes the IRP */
+    BOOLEAN Async;              /* the caller may see STATUS_PENDING (shim_ioctl_async) */
+    BOOLEAN Pended;             /* the dispatch routine returned STATUS_PENDING */
+    BOOLEAN MarkedPending;      /* SL_PENDING_RETURNED, as completion found it */
     NTSTATUS Status;
     ULONG_PTR Information;
     PVOID UserOutput; /* METHOD_BUFFERED / buffered reads: where the copy-back goes */
@@ -651,6 +655,7 @@ static NTSTATUS call_driver(SHIM_REQUEST *r, ULONG_PTR *Information)
     UCHAR major = r->Packet->Stack[0].MajorFunction;
     PDRIVER_DISPATCH dispatch = r->Device->DriverObject->MajorFunction[major];
     NTSTATUS status;
+    BOOLEAN marked;
 
     if (!dispatch)
         shim_die("MajorFunction[0x%02x] is NULL", major);
@@ -664,12 +669,29 @@ static NTSTATUS call_driver(SHIM_REQUEST *r, ULONG_PTR *Information)
     shim_require_irql("IoCallDriver", DISPATCH_LEVEL);
     status = dispatch(r->Device, irp);
     check_returned("a dispatch routine");
-    if (status == STATUS_PENDING)
-        shim_die("MajorFunction[0x%02x] returned STATUS_PENDING: the shim has no asynchronous "
-                 "completion", major);
+    if (status == STATUS_PENDING) {
+        if (!r->Async)
+            shim_die("MajorFunction[0x%02x] returned STATUS_PENDING for a request sent "
+                     "synchronously (use shim_ioctl_async)", major);
+        /* The IRP may be complete and poisoned already: the stack location is read only when
+         * it is not (completion copies the bit out first). */
+        pthread_mutex_lock(&objects);
+        marked = __atomic_load_n(&r->Completions, __ATOMIC_ACQUIRE)
+                     ? r->MarkedPending
+                     : (BOOLEAN)((r->Packet->Stack[0].Control & SL_PENDING_RETURNED) != 0);
+        pthread_mutex_unlock(&objects);
+        if (!marked)
+            shim_die("MajorFunction[0x%02x] returned STATUS_PENDING without IoMarkIrpPending",
+                     major);
+        r->Pended = TRUE;
+        return status;
+    }
     if (r->Completions != 1)
         shim_die("MajorFunction[0x%02x] returned 0x%08x without completing the IRP", major,
                  (unsigned)status);
+    if (r->MarkedPending)
+        shim_die("MajorFunction[0x%02x] marked the IRP pending but returned 0x%08x, not "
+                 "STATUS_PENDING", major, (unsigned)status);
     if (status != r->Status)
         shim_die("MajorFunction[0x%02x] returned 0x%08x but completed the IRP with 0x%08x", major,
                  (unsigned)status, (unsigned)r->Status);
@@ -696,12 +718,12 @@ VOID IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
     if (r) {
         *p = r->Next;
         irps_in_flight--;
+        r->MarkedPending = (BOOLEAN)((r->Packet->Stack[0].Control & SL_PENDING_RETURNED) != 0);
     }
     pthread_mutex_unlock(&objects);
     if (!r)
         shim_die("IofCompleteRequest(%p): not an IRP in flight: completed twice? "
                  "(MULTIPLE_IRP_COMPLETE_REQUESTS)", (void *)Irp);
-    r->Completions++;
     if (Irp->IoStatus.Status == STATUS_PENDING)
         shim_die("IofCompleteRequest(%p) with STATUS_PENDING", (void *)Irp);
     if (Irp->CancelRoutine)
@@ -728,6 +750,7 @@ VOID IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
     }
     /* The IRP is the I/O manager's again: any later touch by the driver is reported. */
     POISON(r->Packet, sizeof(*r->Packet));
+    __atomic_store_n(&r->Completions, r->Completions + 1, __ATOMIC_RELEASE);
 }
 
 /* A system buffer of Length bytes holding Input, the rest left as pool would leave it. */
@@ -942,15 +965,16 @@ NTSTATUS shim_write(SHIM_FILE *File, const VOID *Buffer, ULONG Length, ULONG_PTR
     return transfer(File, IRP_MJ_WRITE, (PVOID)Buffer, Length, Information);
 }
 
-NTSTATUS shim_ioctl(SHIM_FILE *File, ULONG Code, const VOID *Input, ULONG InputLength,
-                    PVOID Output, ULONG OutputLength, ULONG_PTR *Information)
+static NTSTATUS send_ioctl(SHIM_REQUEST *r, SHIM_FILE *File, ULONG Code, const VOID *Input,
+                           ULONG InputLength, PVOID Output, ULONG OutputLength,
+                           ULONG_PTR *Information)
 {
     ULONG access = (Code >> 14) & 3, method = METHOD_FROM_CTL_CODE(Code);
     PDEVICE_OBJECT device;
     PIO_STACK_LOCATION stack;
-    SHIM_REQUEST r;
     PIRP irp;
     ULONG length;
+    BOOLEAN async = r->Async;
 
     *Information = 0;
     last_dispatched = FALSE;
@@ -965,9 +989,10 @@ NTSTATUS shim_ioctl(SHIM_FILE *File, ULONG Code, const VOID *Input, ULONG InputL
         ((InputLength && !Input) || (OutputLength && !Output)))
         return STATUS_ACCESS_VIOLATION;
 
-    new_request(&r, device, File->FileObject, IRP_MJ_DEVICE_CONTROL);
-    irp = &r.Packet->Irp;
-    stack = &r.Packet->Stack[0];
+    new_request(r, device, File->FileObject, IRP_MJ_DEVICE_CONTROL);
+    r->Async = async;
+    irp = &r->Packet->Irp;
+    stack = &r->Packet->Stack[0];
     stack->Parameters.DeviceIoControl.IoControlCode = Code;
     stack->Parameters.DeviceIoControl.InputBufferLength = InputLength;
     stack->Parameters.DeviceIoControl.OutputBufferLength = OutputLength;
@@ -976,7 +1001,7 @@ NTSTATUS shim_ioctl(SHIM_FILE *File, ULONG Code, const VOID *Input, ULONG InputL
         /* One buffer of max(in, out) bytes holding the input; the reply is copied back. */
         length = InputLength > OutputLength ? InputLength : OutputLength;
         if (length > SHIM_MAX_SYSTEM_BUFFER) {
-            drop_request(&r);
+            drop_request(r);
             return STATUS_INSUFFICIENT_RESOURCES;
         }
         if (length) {
@@ -985,14 +1010,14 @@ NTSTATUS shim_ioctl(SHIM_FILE *File, ULONG Code, const VOID *Input, ULONG InputL
                          (OutputLength ? IRP_INPUT_OPERATION : 0);
         }
         irp->UserBuffer = Output;
-        r.UserOutput = Output;
-        r.OutputLength = OutputLength;
+        r->UserOutput = Output;
+        r->OutputLength = OutputLength;
         break;
     case METHOD_IN_DIRECT:
     case METHOD_OUT_DIRECT:
         /* The input in a system buffer, the output buffer described by an MDL. */
         if (InputLength > SHIM_MAX_SYSTEM_BUFFER) {
-            drop_request(&r);
+            drop_request(r);
             return STATUS_INSUFFICIENT_RESOURCES;
         }
         if (InputLength) {
@@ -1009,7 +1034,142 @@ NTSTATUS shim_ioctl(SHIM_FILE *File, ULONG Code, const VOID *Input, ULONG InputL
         irp->UserBuffer = untouchable(Output);
         break;
     }
-    return call_driver(&r, Information);
+    return call_driver(r, Information);
+}
+
+NTSTATUS shim_ioctl(SHIM_FILE *File, ULONG Code, const VOID *Input, ULONG InputLength,
+                    PVOID Output, ULONG OutputLength, ULONG_PTR *Information)
+{
+    SHIM_REQUEST r;
+
+    r.Async = FALSE;
+    return send_ioctl(&r, File, Code, Input, InputLength, Output, OutputLength, Information);
+}
+
+/* ---- asynchronous requests and cancellation ---- */
+
+struct _SHIM_ASYNC {
+    SHIM_REQUEST Request;
+    NTSTATUS Refused; /* the I/O manager's answer when it never built the IRP */
+    BOOLEAN Sent;     /* the IRP reached the driver */
+};
+
+SHIM_ASYNC *shim_ioctl_async(SHIM_FILE *File, ULONG Code, const VOID *Input, ULONG InputLength,
+                             PVOID Output, ULONG OutputLength)
+{
+    SHIM_ASYNC *a = calloc(1, sizeof(*a));
+    ULONG_PTR information = 0;
+    NTSTATUS status;
+
+    if (!a)
+        shim_die("shim_ioctl_async: out of host memory");
+    a->Request.Async = TRUE;
+    status = send_ioctl(&a->Request, File, Code, Input, InputLength, Output, OutputLength,
+                        &information);
+    a->Sent = last_dispatched;
+    if (!a->Sent)
+        a->Refused = status;
+    return a;
+}
+
+BOOLEAN shim_async_pended(SHIM_ASYNC *Async)
+{
+    return Async->Request.Pended;
+}
+
+BOOLEAN shim_async_done(SHIM_ASYNC *Async)
+{
+    return !Async->Sent || __atomic_load_n(&Async->Request.Completions, __ATOMIC_ACQUIRE) != 0;
+}
+
+NTSTATUS shim_async_status(SHIM_ASYNC *Async, ULONG_PTR *Information)
+{
+    if (!shim_async_done(Async))
+        shim_die("shim_async_status: the request is still pending");
+    *Information = Async->Sent ? Async->Request.Information : 0;
+    return Async->Sent ? Async->Request.Status : Async->Refused;
+}
+
+VOID shim_async_free(SHIM_ASYNC *Async)
+{
+    if (!shim_async_done(Async))
+        shim_die("shim_async_free: the request is still pending (the driver never completed it)");
+    if (Async->Request.Packet) {
+        UNPOISON(Async->Request.Packet, sizeof(*Async->Request.Packet));
+        free(Async->Request.Packet);
+    }
+    free(Async);
+}
+
+/* The one cancel spin lock of the system. */
+static KSPIN_LOCK cancel_lock;
+
+VOID IoAcquireCancelSpinLock(PKIRQL Irql)
+{
+    KeAcquireSpinLock(&cancel_lock, Irql);
+}
+
+VOID IoReleaseCancelSpinLock(KIRQL Irql)
+{
+    KeReleaseSpinLock(&cancel_lock, Irql);
+}
+
+/*
+ * IoCancelIrp, as the I/O manager calls it for CancelIoEx, CancelIo, CancelSynchronousIo and
+ * thread exit: Cancel set and the routine taken under the cancel spin lock, the routine called
+ * with it held (it must release it). The objects lock keeps a completion from poisoning the
+ * IRP until the routine is taken: whoever then holds the routine owns the IRP.
+ */
+BOOLEAN shim_async_cancel(SHIM_ASYNC *Async)
+{
+    SHIM_REQUEST *r = &Async->Request, *p;
+    PIRP irp;
+    PDRIVER_CANCEL routine;
+    KIRQL irql;
+
+    if (!Async->Sent)
+        return FALSE;
+    pthread_mutex_lock(&objects);
+    for (p = in_flight; p && p != r; p = p->Next)
+        ;
+    if (!p) {
+        pthread_mutex_unlock(&objects);
+        return FALSE;
+    }
+    irp = &r->Packet->Irp;
+    IoAcquireCancelSpinLock(&irql);
+    irp->Cancel = TRUE;
+    routine = IoSetCancelRoutine(irp, NULL);
+    pthread_mutex_unlock(&objects);
+    if (!routine) {
+        IoReleaseCancelSpinLock(irql);
+        return FALSE;
+    }
+    irp->CancelIrql = irql;
+    routine(r->Device, irp);
+    if (shim_current_irql() != irql || shim_spin_locks_held())
+        shim_die("a cancel routine returned at IRQL %u holding %u spin locks (it must release the "
+                 "cancel spin lock)", shim_current_irql(), shim_spin_locks_held());
+    return TRUE;
+}
+
+/* Requests of File that are still in flight. */
+static ULONG pending_on(SHIM_FILE *File)
+{
+    SHIM_REQUEST *p;
+    ULONG n = 0;
+
+    pthread_mutex_lock(&objects);
+    for (p = in_flight; p; p = p->Next)
+        if (p->Packet->Irp.Tail.Overlay.OriginalFileObject == File->FileObject)
+            n++;
+    pthread_mutex_unlock(&objects);
+    return n;
+}
+
+ULONG shim_pending_on(SHIM_FILE *File)
+{
+    return pending_on(File);
 }
 
 NTSTATUS shim_irp(SHIM_FILE *File, UCHAR MajorFunction, ULONG_PTR *Information)
@@ -1071,22 +1231,41 @@ static void release_file(SHIM_FILE *File)
     free(File);
 }
 
+static VOID send_close(SHIM_FILE *File, PDEVICE_OBJECT Device)
+{
+    SHIM_REQUEST r;
+    NTSTATUS status;
+
+    last_dispatched = FALSE;
+    new_request(&r, Device, File->FileObject, IRP_MJ_CLOSE);
+    status = call_driver(&r, NULL);
+    if (!NT_SUCCESS(status))
+        shim_die("IRP_MJ_CLOSE failed with 0x%08x", (unsigned)status);
+    release_file(File);
+}
+
 VOID shim_close(SHIM_FILE *File)
 {
     PDEVICE_OBJECT device = live_device(File);
-    SHIM_REQUEST r;
-    NTSTATUS status;
 
     if (!device)
         shim_die("shim_close: the device is gone; use shim_abandon");
     if (!File->CleanedUp)
         shim_cleanup(File);
-    last_dispatched = FALSE;
-    new_request(&r, device, File->FileObject, IRP_MJ_CLOSE);
-    status = call_driver(&r, NULL);
-    if (!NT_SUCCESS(status))
-        shim_die("IRP_MJ_CLOSE failed with 0x%08x", (unsigned)status);
-    release_file(File);
+    /* Every IRP holds a reference to its file object: CLOSE waits for the last one. */
+    if (pending_on(File))
+        shim_die("shim_close: %u requests still pending after IRP_MJ_CLEANUP: Windows would "
+                 "never send IRP_MJ_CLOSE (the handle's CLEANUP must end them)", pending_on(File));
+    send_close(File, device);
+}
+
+VOID shim_close_wine(SHIM_FILE *File)
+{
+    PDEVICE_OBJECT device = live_device(File);
+
+    if (!device)
+        shim_die("shim_close_wine: the device is gone; use shim_abandon");
+    send_close(File, device);
 }
 
 VOID shim_abandon(SHIM_FILE *File)

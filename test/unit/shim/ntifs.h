@@ -75,9 +75,16 @@ _Static_assert(sizeof(WCHAR) == 2 && sizeof(L""[0]) == 2,
 #define STATUS_INVALID_SECURITY_DESCR ((NTSTATUS)0xC0000079)
 #define STATUS_ALLOTTED_SPACE_EXCEEDED ((NTSTATUS)0xC0000099)
 #define STATUS_INSUFFICIENT_RESOURCES ((NTSTATUS)0xC000009A)
+#define STATUS_QUOTA_EXCEEDED ((NTSTATUS)0xC0000044)
+#define STATUS_PROCEDURE_NOT_FOUND ((NTSTATUS)0xC000007A)
+#define STATUS_CANCELLED ((NTSTATUS)0xC0000120)
+#define STATUS_INVALID_DEVICE_STATE ((NTSTATUS)0xC0000184)
+#define STATUS_ALREADY_REGISTERED ((NTSTATUS)0xC0000718)
 #define NT_SUCCESS(Status) (((NTSTATUS)(Status)) >= 0)
 #define NT_ERROR(Status) ((((ULONG)(Status)) >> 30) == 3)
 
+#define NTAPI
+#define NTKERNELAPI
 #define ANYSIZE_ARRAY 1
 #define FIELD_OFFSET(Type, Field) __builtin_offsetof(Type, Field)
 #define CONTAINING_RECORD(Address, Type, Field) \
@@ -220,6 +227,27 @@ static inline LONG64 InterlockedDecrement64(LONG64 volatile *Addend)
 static inline LONG64 InterlockedExchangeAdd64(LONG64 volatile *Addend, LONG64 Value)
 {
     return __atomic_fetch_add(Addend, Value, __ATOMIC_SEQ_CST);
+}
+
+/* These three return the value before the operation. */
+static inline LONG InterlockedExchange(LONG volatile *Target, LONG Value)
+{
+    return __atomic_exchange_n(Target, Value, __ATOMIC_SEQ_CST);
+}
+
+static inline LONG InterlockedOr(LONG volatile *Destination, LONG Value)
+{
+    return __atomic_fetch_or(Destination, Value, __ATOMIC_SEQ_CST);
+}
+
+static inline LONG InterlockedAnd(LONG volatile *Destination, LONG Value)
+{
+    return __atomic_fetch_and(Destination, Value, __ATOMIC_SEQ_CST);
+}
+
+static inline PVOID InterlockedExchangePointer(PVOID volatile *Target, PVOID Value)
+{
+    return __atomic_exchange_n(Target, Value, __ATOMIC_SEQ_CST);
 }
 
 /* Both return the value found at Destination. */
@@ -433,6 +461,8 @@ typedef VOID DRIVER_UNLOAD(struct _DRIVER_OBJECT *DriverObject);
 typedef DRIVER_UNLOAD *PDRIVER_UNLOAD;
 typedef NTSTATUS DRIVER_DISPATCH(struct _DEVICE_OBJECT *DeviceObject, struct _IRP *Irp);
 typedef DRIVER_DISPATCH *PDRIVER_DISPATCH;
+typedef VOID DRIVER_CANCEL(struct _DEVICE_OBJECT *DeviceObject, struct _IRP *Irp);
+typedef DRIVER_CANCEL *PDRIVER_CANCEL;
 
 #define IO_TYPE_DEVICE 3
 #define IO_TYPE_DRIVER 4
@@ -590,7 +620,7 @@ typedef struct _IRP {
         } AsynchronousParameters;
         LARGE_INTEGER AllocationSize;
     } Overlay;
-    PVOID CancelRoutine;
+    volatile PDRIVER_CANCEL CancelRoutine;
     PVOID UserBuffer;
     union {
         struct {
@@ -660,6 +690,22 @@ static inline PIO_STACK_LOCATION IoGetCurrentIrpStackLocation(PIRP Irp)
     return Irp->Tail.Overlay.CurrentStackLocation;
 }
 
+/* A request that will complete later (STATUS_PENDING); wdm.h's inline, the same bit. */
+#define SL_PENDING_RETURNED 0x01
+static inline VOID IoMarkIrpPending(PIRP Irp)
+{
+    IoGetCurrentIrpStackLocation(Irp)->Control |= SL_PENDING_RETURNED;
+}
+
+/* wdm.h's IoSetCancelRoutine is this interlocked exchange; it returns the previous routine. */
+static inline PDRIVER_CANCEL IoSetCancelRoutine(PIRP Irp, PDRIVER_CANCEL CancelRoutine)
+{
+    return (PDRIVER_CANCEL)InterlockedExchangePointer((PVOID volatile *)&Irp->CancelRoutine,
+                                                      (PVOID)CancelRoutine);
+}
+VOID IoAcquireCancelSpinLock(PKIRQL Irql);
+VOID IoReleaseCancelSpinLock(KIRQL Irql);
+
 #define IO_NO_INCREMENT 0
 VOID IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost);
 #define IoCompleteRequest IofCompleteRequest
@@ -671,5 +717,62 @@ NTSTATUS IoCreateDevice(PDRIVER_OBJECT DriverObject, ULONG DeviceExtensionSize,
 VOID IoDeleteDevice(PDEVICE_OBJECT DeviceObject);
 NTSTATUS IoCreateSymbolicLink(PUNICODE_STRING SymbolicLinkName, PUNICODE_STRING DeviceName);
 NTSTATUS IoDeleteSymbolicLink(PUNICODE_STRING SymbolicLinkName);
+
+/* System time (KUSER_SHARED_DATA's on Windows): the shim's is set by the tests (shim.h). */
+VOID KeQuerySystemTime(PLARGE_INTEGER CurrentTime);
+
+/* Process, thread and image-load notifications (ntddk.h); the shim's notify.c fires them. */
+typedef struct _EPROCESS *PEPROCESS;
+typedef struct _CLIENT_ID {
+    HANDLE UniqueProcess;
+    HANDLE UniqueThread;
+} CLIENT_ID, *PCLIENT_ID;
+
+typedef struct _PS_CREATE_NOTIFY_INFO {
+    SIZE_T Size;
+    union {
+        ULONG Flags;
+        struct {
+            ULONG FileOpenNameAvailable : 1;
+            ULONG Reserved : 31;
+        };
+    };
+    HANDLE ParentProcessId;
+    CLIENT_ID CreatingThreadId;
+    struct _FILE_OBJECT *FileObject;
+    PCUNICODE_STRING ImageFileName;
+    PCUNICODE_STRING CommandLine;
+    NTSTATUS CreationStatus;
+} PS_CREATE_NOTIFY_INFO, *PPS_CREATE_NOTIFY_INFO;
+
+typedef struct _IMAGE_INFO {
+    union {
+        ULONG Properties;
+        struct {
+            ULONG ImageAddressingMode : 8;
+            ULONG SystemModeImage : 1;
+            ULONG ImageMappedToAllPids : 1;
+            ULONG ExtendedInfoPresent : 1;
+            ULONG Reserved : 21;
+        };
+    };
+    PVOID ImageBase;
+    ULONG ImageSelector;
+    SIZE_T ImageSize;
+    ULONG ImageSectionNumber;
+} IMAGE_INFO, *PIMAGE_INFO;
+
+typedef VOID (*PCREATE_PROCESS_NOTIFY_ROUTINE_EX)(PEPROCESS Process, HANDLE ProcessId,
+                                                  PPS_CREATE_NOTIFY_INFO CreateInfo);
+typedef VOID (*PCREATE_THREAD_NOTIFY_ROUTINE)(HANDLE ProcessId, HANDLE ThreadId, BOOLEAN Create);
+typedef VOID (*PLOAD_IMAGE_NOTIFY_ROUTINE)(PUNICODE_STRING FullImageName, HANDLE ProcessId,
+                                           PIMAGE_INFO ImageInfo);
+
+NTSTATUS PsSetCreateProcessNotifyRoutineEx(PCREATE_PROCESS_NOTIFY_ROUTINE_EX NotifyRoutine,
+                                           BOOLEAN Remove);
+NTSTATUS PsSetCreateThreadNotifyRoutine(PCREATE_THREAD_NOTIFY_ROUTINE NotifyRoutine);
+NTSTATUS PsRemoveCreateThreadNotifyRoutine(PCREATE_THREAD_NOTIFY_ROUTINE NotifyRoutine);
+NTSTATUS PsSetLoadImageNotifyRoutine(PLOAD_IMAGE_NOTIFY_ROUTINE NotifyRoutine);
+NTSTATUS PsRemoveLoadImageNotifyRoutine(PLOAD_IMAGE_NOTIFY_ROUTINE NotifyRoutine);
 
 #endif

@@ -101,6 +101,7 @@ typedef struct _SHIM_LEDGER {
     ULONG Handles; /* object handles (ObOpenObjectByPointer) */
     ULONG Files;   /* file objects not yet closed */
     ULONG Irps;    /* IRPs sent and not yet completed */
+    ULONG Notifications; /* process, thread and image-load routines still registered */
 } SHIM_LEDGER;
 VOID shim_ledger(SHIM_LEDGER *Ledger);
 BOOLEAN shim_ledger_empty(VOID);
@@ -141,12 +142,34 @@ NTSTATUS shim_ioctl(SHIM_FILE *File, ULONG Code, const VOID *Input, ULONG InputL
 NTSTATUS shim_irp(SHIM_FILE *File, UCHAR MajorFunction, ULONG_PTR *Information);
 /* The last handle is closed: IRP_MJ_CLEANUP. The file object lives on until shim_close. */
 VOID shim_cleanup(SHIM_FILE *File);
-/* The last reference is gone: IRP_MJ_CLEANUP if not sent yet, IRP_MJ_CLOSE, then freed. */
+/*
+ * The last reference is gone: IRP_MJ_CLEANUP if not sent yet, IRP_MJ_CLOSE, then freed.
+ * Dies if a request of the handle is still pending after CLEANUP (Windows would wait).
+ */
 VOID shim_close(SHIM_FILE *File);
+/* Wine 8's close of a handle with requests pending: IRP_MJ_CLOSE at once, no CLEANUP. */
+VOID shim_close_wine(SHIM_FILE *File);
 /* Frees the handle without any IRP: its driver was unloaded under it (Wine allows that). */
 VOID shim_abandon(SHIM_FILE *File);
 PFILE_OBJECT shim_file_object(SHIM_FILE *File);
 ACCESS_MASK shim_file_access(SHIM_FILE *File);
+
+/*
+ * Overlapped I/O: a request the driver may pend. The handle says how it ended once
+ * shim_async_done; shim_async_cancel is IoCancelIrp (CancelIoEx, thread or process exit) and
+ * returns whether a cancel routine was called. Free every one with shim_async_free, which dies
+ * if the driver never completed it.
+ */
+typedef struct _SHIM_ASYNC SHIM_ASYNC;
+SHIM_ASYNC *shim_ioctl_async(SHIM_FILE *File, ULONG Code, const VOID *Input, ULONG InputLength,
+                             PVOID Output, ULONG OutputLength);
+BOOLEAN shim_async_pended(SHIM_ASYNC *Async);
+BOOLEAN shim_async_done(SHIM_ASYNC *Async);
+NTSTATUS shim_async_status(SHIM_ASYNC *Async, ULONG_PTR *Information);
+BOOLEAN shim_async_cancel(SHIM_ASYNC *Async);
+VOID shim_async_free(SHIM_ASYNC *Async);
+/* Requests of the handle sent and not completed yet. */
+ULONG shim_pending_on(SHIM_FILE *File);
 
 /* Whether the last request of this thread reached the driver's dispatch routine. */
 BOOLEAN shim_last_dispatched(VOID);
@@ -161,5 +184,21 @@ BOOLEAN shim_zero_length_mdl(BOOLEAN Wine);
 /* METHOD_BUFFERED and direct-I/O input buffers larger than this fail in the I/O manager
  * with STATUS_INSUFFICIENT_RESOURCES before the driver sees them (nonpaged pool is finite). */
 #define SHIM_MAX_SYSTEM_BUFFER (64u * 1024 * 1024)
+
+/* ---- notify.c: process, thread and image-load notifications, and the system time ---- */
+
+/* Routines registered now, of the three kinds together. */
+ULONG shim_notify_registered(VOID);
+/*
+ * Each calls every registered routine of its kind, at PASSIVE_LEVEL, on the calling thread (any
+ * thread: tests fire from several at once), and returns how many it called. A removal waits
+ * for the calls in progress, as Windows' does.
+ */
+ULONG shim_notify_process_create(HANDLE ProcessId, PPS_CREATE_NOTIFY_INFO Info);
+ULONG shim_notify_process_exit(HANDLE ProcessId, NTSTATUS ExitStatus);
+ULONG shim_notify_thread(HANDLE ProcessId, HANDLE ThreadId, BOOLEAN Create);
+ULONG shim_notify_image(PUNICODE_STRING FullImageName, HANDLE ProcessId, PIMAGE_INFO Info);
+/* What KeQuerySystemTime returns from now on. */
+VOID shim_set_system_time(LONG64 Time);
 
 #endif

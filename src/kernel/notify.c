@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The system's notifications: process creation and exit, thread creation and exit, image
+ * loads. Each callback turns its arguments into one record (events.c queues it); it never
+ * allocates and never waits. They run at PASSIVE_LEVEL (thread exit: up to APC_LEVEL), in the
+ * context of the thread that caused the event, so the names they are given may be pageable:
+ * they are copied into a nonpaged staging record here, before any spin lock is taken.
+ */
+#include "sanctum.h"
+
+/* The callbacks take no context: they publish to the one device that registered them. */
+static PSANCTUM_STATE SanctumNotifyState;
+
+static ULONG64 SanctumId(HANDLE Id)
+{
+    return (ULONG64)(ULONG_PTR)Id;
+}
+
+/*
+ * Copies a name into Out, cut to at most Max bytes (a whole number of UTF-16 units), and
+ * returns its length in bytes. A cut sets Cut in *Flags; no name at all sets Missing.
+ */
+static USHORT SanctumCopyName(PUCHAR Out, PCUNICODE_STRING Name, ULONG Max, PULONG Flags,
+                              ULONG Cut, ULONG Missing)
+{
+    ULONG length;
+
+    if (!Name || !Name->Buffer) {
+        *Flags |= Missing;
+        return 0;
+    }
+    length = Name->Length & ~1u;
+    if (length > Max) {
+        length = Max & ~1u;
+        *Flags |= Cut;
+    }
+    RtlCopyMemory(Out, Name->Buffer, length);
+    return (USHORT)length;
+}
+
+static VOID SanctumProcessCreated(PSANCTUM_STATE State, HANDLE ProcessId,
+                                  PPS_CREATE_NOTIFY_INFO Info)
+{
+    PSANCTUM_EVENT_HEADER record = SanctumEventBegin(State, SANCTUM_EVENT_PROCESS_CREATE);
+    PSANCTUM_PROCESS_CREATE body;
+    PUCHAR names;
+
+    if (!record)
+        return;
+    body = (PSANCTUM_PROCESS_CREATE)(record + 1);
+    names = (PUCHAR)(body + 1);
+    RtlZeroMemory(body, sizeof(*body));
+    body->ProcessId = SanctumId(ProcessId);
+    body->ParentProcessId = SanctumId(Info->ParentProcessId);
+    body->CreatingProcessId = SanctumId(Info->CreatingThreadId.UniqueProcess);
+    body->CreatingThreadId = SanctumId(Info->CreatingThreadId.UniqueThread);
+    body->ImageNameLength = SanctumCopyName(names, Info->ImageFileName, SANCTUM_MAX_NAME_BYTES,
+                                            &record->Flags, SANCTUM_EVENT_FLAG_NAME_TRUNCATED,
+                                            SANCTUM_EVENT_FLAG_NAME_MISSING);
+    /* No command line is not an anomaly worth a flag: it is optional in PS_CREATE_NOTIFY_INFO. */
+    body->CommandLineLength = SanctumCopyName(names + body->ImageNameLength, Info->CommandLine,
+                                              SANCTUM_MAX_COMMAND_LINE_BYTES, &record->Flags,
+                                              SANCTUM_EVENT_FLAG_COMMAND_LINE_TRUNCATED, 0);
+    SanctumEventCommit(State, record,
+                       sizeof(*body) + body->ImageNameLength + body->CommandLineLength);
+}
+
+static VOID SanctumProcessExited(PSANCTUM_STATE State, PEPROCESS Process, HANDLE ProcessId)
+{
+    PSANCTUM_EVENT_HEADER record = SanctumEventBegin(State, SANCTUM_EVENT_PROCESS_EXIT);
+    PSANCTUM_PROCESS_EXIT body;
+
+    if (!record)
+        return;
+    body = (PSANCTUM_PROCESS_EXIT)(record + 1);
+    RtlZeroMemory(body, sizeof(*body));
+    body->ProcessId = SanctumId(ProcessId);
+    body->ExitStatus = PsGetProcessExitStatus(Process);
+    SanctumEventCommit(State, record, sizeof(*body));
+}
+
+static VOID SanctumOnProcess(PEPROCESS Process, HANDLE ProcessId, PPS_CREATE_NOTIFY_INFO CreateInfo)
+{
+    if (CreateInfo)
+        SanctumProcessCreated(SanctumNotifyState, ProcessId, CreateInfo);
+    else
+        SanctumProcessExited(SanctumNotifyState, Process, ProcessId);
+}
+
+static VOID SanctumOnThread(HANDLE ProcessId, HANDLE ThreadId, BOOLEAN Create)
+{
+    PSANCTUM_EVENT_HEADER record = SanctumEventBegin(
+        SanctumNotifyState, Create ? SANCTUM_EVENT_THREAD_CREATE : SANCTUM_EVENT_THREAD_EXIT);
+    PSANCTUM_THREAD body;
+
+    if (!record)
+        return;
+    body = (PSANCTUM_THREAD)(record + 1);
+    body->ProcessId = SanctumId(ProcessId);
+    body->ThreadId = SanctumId(ThreadId);
+    SanctumEventCommit(SanctumNotifyState, record, sizeof(*body));
+}
+
+static VOID SanctumOnImage(PUNICODE_STRING FullImageName, HANDLE ProcessId, PIMAGE_INFO ImageInfo)
+{
+    PSANCTUM_EVENT_HEADER record = SanctumEventBegin(SanctumNotifyState, SANCTUM_EVENT_IMAGE_LOAD);
+    PSANCTUM_IMAGE_LOAD body;
+
+    if (!record)
+        return;
+    body = (PSANCTUM_IMAGE_LOAD)(record + 1);
+    RtlZeroMemory(body, sizeof(*body));
+    body->ProcessId = SanctumId(ProcessId);
+    body->ImageBase = (ULONG64)(ULONG_PTR)ImageInfo->ImageBase;
+    body->ImageSize = ImageInfo->ImageSize;
+    body->Properties = ImageInfo->SystemModeImage ? SANCTUM_IMAGE_KERNEL : 0;
+    body->NameLength = SanctumCopyName((PUCHAR)(body + 1), FullImageName, SANCTUM_MAX_NAME_BYTES,
+                                       &record->Flags, SANCTUM_EVENT_FLAG_NAME_TRUNCATED,
+                                       SANCTUM_EVENT_FLAG_NAME_MISSING);
+    SanctumEventCommit(SanctumNotifyState, record, sizeof(*body) + body->NameLength);
+}
+
+/*
+ * Registers the three callbacks, or none: a failure unwinds those already registered, in
+ * reverse order. PsSetCreateProcessNotifyRoutineEx needs FORCE_INTEGRITY in the image (the
+ * linker flags in toolchain/clang.mk and gcc.mk); without it Windows answers STATUS_ACCESS_DENIED.
+ */
+NTSTATUS SanctumNotifyRegister(PSANCTUM_STATE State)
+{
+    NTSTATUS status;
+
+    SanctumNotifyState = State;
+    status = PsSetCreateProcessNotifyRoutineEx(SanctumOnProcess, FALSE);
+    if (!NT_SUCCESS(status)) {
+        SanctumLog(DPFLTR_ERROR_LEVEL, "PsSetCreateProcessNotifyRoutineEx failed: 0x%08lx",
+                   (unsigned long)status);
+        goto fail;
+    }
+    status = PsSetCreateThreadNotifyRoutine(SanctumOnThread);
+    if (!NT_SUCCESS(status)) {
+        SanctumLog(DPFLTR_ERROR_LEVEL, "PsSetCreateThreadNotifyRoutine failed: 0x%08lx",
+                   (unsigned long)status);
+        goto fail_process;
+    }
+    status = PsSetLoadImageNotifyRoutine(SanctumOnImage);
+    if (!NT_SUCCESS(status)) {
+        SanctumLog(DPFLTR_ERROR_LEVEL, "PsSetLoadImageNotifyRoutine failed: 0x%08lx",
+                   (unsigned long)status);
+        goto fail_thread;
+    }
+    return STATUS_SUCCESS;
+
+fail_thread:
+    PsRemoveCreateThreadNotifyRoutine(SanctumOnThread);
+fail_process:
+    PsSetCreateProcessNotifyRoutineEx(SanctumOnProcess, TRUE);
+fail:
+    SanctumNotifyState = NULL;
+    return status;
+}
+
+/* Windows returns from each removal only when no call of that callback is still running. */
+VOID SanctumNotifyUnregister(VOID)
+{
+    PsRemoveLoadImageNotifyRoutine(SanctumOnImage);
+    PsRemoveCreateThreadNotifyRoutine(SanctumOnThread);
+    PsSetCreateProcessNotifyRoutineEx(SanctumOnProcess, TRUE);
+    SanctumNotifyState = NULL;
+}
