@@ -8,75 +8,10 @@
 
 #include <stdlib.h>
 
-#define UNLOAD_LINE \
-    SANCTUM_LOG_PREFIX ": unloaded, pool outstanding: 0 allocations, 0 bytes\n"
-#define LOAD_LINE \
-    SANCTUM_LOG_PREFIX ": loaded, version " SANCTUM_VERSION_STRING ", protocol 2\n"
-#define RW (FILE_READ_DATA | FILE_WRITE_DATA)
 #define VERSION_BYTES ((ULONG)sizeof(SANCTUM_VERSION))
 #define STATS_BYTES ((ULONG)sizeof(SANCTUM_STATS))
 /* Bytes past the length given to the driver that must stay untouched too. */
 #define GUARD 16
-
-static PSANCTUM_STATE state_of(PDRIVER_OBJECT driver)
-{
-    return driver->DeviceObject->DeviceExtension;
-}
-
-static const char *last_log(void)
-{
-    const SHIM_LOG_LINE *line = shim_log_count() ? shim_log_line(shim_log_count() - 1) : NULL;
-
-    return line ? line->Text : "(nothing)\n";
-}
-
-#define load_ok() load_ok_(__FILE__, __LINE__)
-static PDRIVER_OBJECT load_ok_(const char *file, int line)
-{
-    PDRIVER_OBJECT driver = NULL;
-    NTSTATUS status;
-
-    shim_log_clear();
-    status = shim_load_driver(DriverEntry, &driver);
-    ok_(file, line, status == STATUS_SUCCESS && driver, "DriverEntry: 0x%08x\n", ST(status));
-    ok_(file, line, shim_log_count() == 1 && shim_log_find(LOAD_LINE) == 1, "load line: %s",
-        last_log());
-    return NT_SUCCESS(status) ? driver : NULL;
-}
-
-/* DriverUnload, its log line, and the ledger empty but for the handles still held. */
-#define unload_ok(driver, files) unload_ok_(__FILE__, __LINE__, (driver), (files))
-static void unload_ok_(const char *file, int line, PDRIVER_OBJECT driver, ULONG files)
-{
-    SHIM_LEDGER l;
-
-    shim_log_clear();
-    shim_unload_driver(driver);
-    ok_(file, line, shim_log_count() == 1 && shim_log_find(UNLOAD_LINE) == 1, "unload line: %s",
-        last_log());
-    shim_ledger(&l);
-    ok_(file, line,
-        !l.PoolBlocks && !l.PoolBytes && !l.Devices && !l.Links && !l.Handles && !l.Irps &&
-            l.Files == files,
-        "after unload: %llu pool blocks (%llu bytes), %u devices, %u links, %u handles, "
-        "%u IRPs, %u files (expected %u)\n",
-        U64(l.PoolBlocks), U64(l.PoolBytes), l.Devices, l.Links, l.Handles, l.Irps, l.Files,
-        files);
-    if (l.PoolBlocks || l.Devices || l.Links || l.Handles)
-        shim_ledger_report();
-}
-
-#define open_ok_as(access, caller) open_ok_as_(__FILE__, __LINE__, (access), (caller))
-static SHIM_FILE *open_ok_as_(const char *file, int line, ACCESS_MASK access, SHIM_CALLER caller)
-{
-    SHIM_FILE *f = NULL;
-    NTSTATUS status = shim_create(SANCTUM_DOS_DEVICE_NAME, access, caller, &f);
-
-    ok_(file, line, status == STATUS_SUCCESS && f, "open: 0x%08x\n", ST(status));
-    ok_(file, line, !f || shim_file_object(f)->FsContext, "open: no FsContext\n");
-    return f;
-}
-#define open_rw() open_ok_as(RW, SHIM_CALLER_ADMIN)
 
 typedef struct {
     NTSTATUS Status;

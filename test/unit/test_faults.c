@@ -9,10 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define RW (FILE_READ_DATA | FILE_WRITE_DATA)
-#define UNLOAD_LINE \
-    SANCTUM_LOG_PREFIX ": unloaded, pool outstanding: 0 allocations, 0 bytes\n"
-
 static ULONG entry_points, dispatch_points, dispatch_paths;
 
 /* The distinct APIs failed so far, for the summary line. */
@@ -78,7 +74,8 @@ static void test_entry_faults(void)
     static const char *const expected[] = {
         "IoCreateDevice", "RtlInitializeSid", "RtlCreateAcl", "RtlAddAccessAllowedAce",
         "RtlCreateSecurityDescriptor", "RtlSetDaclSecurityDescriptor", "ObOpenObjectByPointer",
-        "ZwSetSecurityObject", "IoCreateSymbolicLink",
+        "ZwSetSecurityObject", "ExAllocatePoolWithTag", "PsSetCreateProcessNotifyRoutineEx",
+        "PsSetCreateThreadNotifyRoutine", "PsSetLoadImageNotifyRoutine", "IoCreateSymbolicLink",
     };
     PDRIVER_OBJECT driver;
     NTSTATUS status, failure;
@@ -149,6 +146,11 @@ static NTSTATUS send_path(const PATH *p, SHIM_FILE *f, SHIM_FILE **created, ULON
     pattern(in, p->InLength, 5);
     if (p->Code == IOCTL_SANCTUM_FILL && p->InLength == 4)
         memcpy(in, "\x01\x02\x03\x04", 4);
+    if (p->Code == IOCTL_SANCTUM_SUBSCRIBE && p->InLength == sizeof(SANCTUM_SUBSCRIBE)) {
+        SANCTUM_SUBSCRIBE s = { sizeof(s), SANCTUM_EVENT_ALL, 0 };
+
+        memcpy(in, &s, sizeof(s));
+    }
     out = canary_buffer((size_t)length + 16);
     *info = 0;
     switch (p->Major) {
@@ -292,6 +294,11 @@ static void test_dispatch_faults(void)
         { "FILL", IRP_MJ_DEVICE_CONTROL, IOCTL_SANCTUM_FILL, 4, 4096, 0, STATUS_SUCCESS, 4096 },
         { "FILL with a bad seed", IRP_MJ_DEVICE_CONTROL, IOCTL_SANCTUM_FILL, 3, 4096, 0,
           STATUS_INVALID_PARAMETER, 0 },
+        { "SUBSCRIBE", IRP_MJ_DEVICE_CONTROL, IOCTL_SANCTUM_SUBSCRIBE, sizeof(SANCTUM_SUBSCRIBE),
+          0, 0, STATUS_SUCCESS, 0 },
+        { "MARK", IRP_MJ_DEVICE_CONTROL, IOCTL_SANCTUM_MARK, 100, 0, 0, STATUS_SUCCESS, 0 },
+        { "GET_EVENTS unsubscribed", IRP_MJ_DEVICE_CONTROL, IOCTL_SANCTUM_GET_EVENTS, 0,
+          SANCTUM_MAX_EVENT_SIZE, 0, STATUS_INVALID_DEVICE_STATE, 0 },
         { "an unknown METHOD_OUT_DIRECT code", IRP_MJ_DEVICE_CONTROL,
           CTL_CODE(SANCTUM_DEVICE_TYPE, 0x900, METHOD_OUT_DIRECT, FILE_ANY_ACCESS), 4, 64, 0,
           STATUS_INVALID_DEVICE_REQUEST, 0 },

@@ -155,6 +155,61 @@ void close_h(PSANCTUM_STATE st, PSANCTUM_HANDLE h)
     check_passive("SanctumClose");
 }
 
+PSANCTUM_STATE state_of(PDRIVER_OBJECT driver)
+{
+    return driver->DeviceObject->DeviceExtension;
+}
+
+const char *last_log(void)
+{
+    const SHIM_LOG_LINE *line = shim_log_count() ? shim_log_line(shim_log_count() - 1) : NULL;
+
+    return line ? line->Text : "(nothing)\n";
+}
+
+PDRIVER_OBJECT load_ok_(const char *file, int line)
+{
+    PDRIVER_OBJECT driver = NULL;
+    NTSTATUS status;
+
+    shim_log_clear();
+    status = shim_load_driver(DriverEntry, &driver);
+    ok_(file, line, status == STATUS_SUCCESS && driver, "DriverEntry: 0x%08x\n", ST(status));
+    ok_(file, line, shim_log_count() == 1 && shim_log_find(LOAD_LINE) == 1, "load line: %s",
+        last_log());
+    return NT_SUCCESS(status) ? driver : NULL;
+}
+
+void unload_ok_(const char *file, int line, PDRIVER_OBJECT driver, ULONG files)
+{
+    SHIM_LEDGER l;
+
+    shim_log_clear();
+    shim_unload_driver(driver);
+    ok_(file, line, shim_log_count() == 1 && shim_log_find(UNLOAD_LINE) == 1, "unload line: %s",
+        last_log());
+    shim_ledger(&l);
+    ok_(file, line,
+        !l.PoolBlocks && !l.PoolBytes && !l.Devices && !l.Links && !l.Handles && !l.Irps &&
+            l.Files == files && !l.Notifications,
+        "after unload: %llu pool blocks (%llu bytes), %u devices, %u links, %u handles, "
+        "%u IRPs, %u files (expected %u), %u notify routines\n",
+        U64(l.PoolBlocks), U64(l.PoolBytes), l.Devices, l.Links, l.Handles, l.Irps, l.Files,
+        files, l.Notifications);
+    if (l.PoolBlocks || l.Devices || l.Links || l.Handles || l.Notifications)
+        shim_ledger_report();
+}
+
+SHIM_FILE *open_ok_as_(const char *file, int line, ACCESS_MASK access, SHIM_CALLER caller)
+{
+    SHIM_FILE *f = NULL;
+    NTSTATUS status = shim_create(SANCTUM_DOS_DEVICE_NAME, access, caller, &f);
+
+    ok_(file, line, status == STATUS_SUCCESS && f, "open: 0x%08x\n", ST(status));
+    ok_(file, line, !f || shim_file_object(f)->FsContext, "open: no FsContext\n");
+    return f;
+}
+
 SANCTUM_STATS snap(PSANCTUM_STATE st)
 {
     SANCTUM_STATS s;
@@ -388,6 +443,7 @@ int main(void)
     test_driver();
     test_faults();
     test_concurrency();
+    test_events();
 
 #ifdef UNIT_ASAN
     /* Leaks found now are counted; LSan's own check at exit would come after the result line. */

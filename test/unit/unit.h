@@ -78,6 +78,27 @@ int check_ledger_empty_(const char *file, int line, const char *what);
 /* driver.c's entry point: the tests load the real driver through the shim's I/O manager. */
 DRIVER_INITIALIZE DriverEntry;
 
+/* The driver's log lines for a load and a clean unload. */
+#define UNLOAD_LINE \
+    SANCTUM_LOG_PREFIX ": unloaded, pool outstanding: 0 allocations, 0 bytes\n"
+#define LOAD_LINE \
+    SANCTUM_LOG_PREFIX ": loaded, version " SANCTUM_VERSION_STRING ", protocol 2\n"
+#define RW (FILE_READ_DATA | FILE_WRITE_DATA)
+
+PSANCTUM_STATE state_of(PDRIVER_OBJECT driver);
+/* The last line the driver printed, or "(nothing)". */
+const char *last_log(void);
+/* DriverEntry through the shim, and its one log line. */
+#define load_ok() load_ok_(__FILE__, __LINE__)
+PDRIVER_OBJECT load_ok_(const char *file, int line);
+/* DriverUnload, its log line, and the ledger empty but for the `files` handles still held. */
+#define unload_ok(driver, files) unload_ok_(__FILE__, __LINE__, (driver), (files))
+void unload_ok_(const char *file, int line, PDRIVER_OBJECT driver, ULONG files);
+/* An open of the device's link that must succeed, with its FsContext set. */
+#define open_ok_as(access, caller) open_ok_as_(__FILE__, __LINE__, (access), (caller))
+SHIM_FILE *open_ok_as_(const char *file, int line, ACCESS_MASK access, SHIM_CALLER caller);
+#define open_rw() open_ok_as(RW, SHIM_CALLER_ADMIN)
+
 /*
  * The suites: unit.c (the shim itself), test_ioctl.c, test_queue.c, test_threads.c (the
  * IRP-free handlers), test_shim_io.c (the shim's I/O manager and kernel calls), test_driver.c
@@ -95,5 +116,6 @@ void test_unknown(void);
 void test_queue(void);
 void test_allocation_failures(void);
 void test_concurrency(void);
+void test_events(void);
 
 #endif
