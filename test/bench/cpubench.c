@@ -49,7 +49,9 @@ static void check(int cond, const char *what)
 /* The IRP-free entry points, each behind one toggled frame. */
 NOINLINE NTSTATUS bench_direct_ioctl(ULONG code, ULONG in_len, ULONG out_len, ULONG_PTR *info)
 {
-    return SanctumDeviceControl(&direct_state, code, in, in_len, out, out_len, info);
+    SANCTUM_REQUEST request = { &direct_state, direct_handle, NULL, in, in_len, out, out_len };
+
+    return SanctumDeviceControl(&request, code, info);
 }
 
 NOINLINE NTSTATUS bench_direct_write_read(ULONG len, ULONG_PTR *info)
