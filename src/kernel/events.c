@@ -361,7 +361,7 @@ static VOID SanctumEventDrop(PSANCTUM_STATE State, ULONG Mask)
 PSANCTUM_EVENT_HEADER SanctumEventBegin(PSANCTUM_STATE State, USHORT Type)
 {
     PSANCTUM_EVENT_HEADER record;
-    LARGE_INTEGER now;
+    LARGE_INTEGER now = { .QuadPart = 0 }; /* x64's KeQuerySystemTime stores through a cast */
     LONG free;
     ULONG i;
 
@@ -434,14 +434,14 @@ VOID SanctumEventCommit(PSANCTUM_STATE State, PSANCTUM_EVENT_HEADER Record, ULON
 NTSTATUS SanctumMark(const SANCTUM_REQUEST *Request, PULONG_PTR Information)
 {
     PSANCTUM_EVENT_HEADER record;
-    PSANCTUM_MARK mark;
 
     UNREFERENCED_PARAMETER(Information);
     if (Request->InputLength == 0 || Request->InputLength > SANCTUM_MAX_MARK || !Request->Input)
         return STATUS_INVALID_PARAMETER;
     record = SanctumEventBegin(Request->State, SANCTUM_EVENT_MARK);
     if (record) {
-        mark = (PSANCTUM_MARK)(record + 1);
+        PSANCTUM_MARK mark = (PSANCTUM_MARK)(record + 1);
+
         mark->Length = Request->InputLength;
         RtlCopyMemory(mark + 1, Request->Input, Request->InputLength);
         SanctumEventCommit(Request->State, record, sizeof(*mark) + Request->InputLength);
