@@ -123,7 +123,7 @@ static PIRP SanctumTakePending(PSANCTUM_STATE State, PSANCTUM_SUBSCRIPTION Sub)
     return NULL;
 }
 
-/* IoCancelIrp calls this with the cancel spin lock held (Wine too: see FACTS). */
+/* IoCancelIrp calls this holding the cancel spin lock, on Windows and on Wine alike. */
 static VOID SanctumCancelGetEvents(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 {
     PSANCTUM_STATE state = Irp->Tail.Overlay.DriverContext[1];

@@ -6,7 +6,7 @@
  * several subscribers, and an IMAGE_LOAD record for a second driver.
  *
  * Under Wine, marks are the event source that can be driven at will. Wine never calls the
- * process and thread callbacks (FACTS.md): those records are proven on the host harness
+ * process and thread callbacks (Wine 8 registers them and never calls them): those records are proven on the host harness
  * (test/unit/test_events.c) and on Windows by the VM suite; here they print `skipped`.
  */
 #include "harness.h"
@@ -570,7 +570,7 @@ static void test_stop_while_waiting(SC_HANDLE service)
     CloseHandle(h);
 }
 
-/* The process and thread callbacks: Windows calls them, Wine never does (FACTS.md). */
+/* The process and thread callbacks: Windows calls them, Wine 8 never does. */
 static void test_process_thread_events(void)
 {
     if (GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "wine_get_version")) {
