@@ -58,6 +58,18 @@ endif
 ifeq ($(CAFILE),)
 $(error PFX=$(PFX) given without CAFILE=: name the CA certificate (PEM) that verifies it)
 endif
+# Page hashes are off: public reports tie Windows' refusals of osslsigncode signatures to them,
+# and a small non-boot driver does not need them. PAGE_HASHES=1 adds them. A change of the
+# switch re-signs (the stamp holds its last value).
+PAGE_HASHES ?= 0
+ifeq ($(filter 0 1,$(PAGE_HASHES)),)
+$(error PAGE_HASHES=$(PAGE_HASHES): use 0 (default) or 1)
+endif
+ifeq ($(PAGE_HASHES),1)
+SIGN_ARGS += --page-hashes
+endif
+SIGN_STAMP := $(BUILD)/.page-hashes-$(PAGE_HASHES)
+SIGN_DEPS += $(SIGN_STAMP)
 
 ifeq ($(V),1)
 Q :=
@@ -72,16 +84,20 @@ COMMON_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -Iinclude -MMD -MP $(NAME
 # Freestanding kernel code: no CRT, no stack cookies or __chkstk (ntoskrnl exports neither
 # in a form we can call), DDK headers as system headers (they trip -Wpragma-pack otherwise).
 # x64 Windows unwinds every kernel frame through .pdata; -ffreestanding would drop it.
+# With no stack probes, a frame larger than the guard page could step over it: keep them small.
 KERNEL_CFLAGS := $(COMMON_CFLAGS) -ffreestanding -fno-stack-protector -mno-stack-arg-probe \
-	-fasynchronous-unwind-tables -isystem $(DDK_INCLUDE)
+	-Wframe-larger-than=2048 -fasynchronous-unwind-tables -isystem $(DDK_INCLUDE)
+# Subsystem and OS version 10.0, as the WDK writes them for a Windows 10 driver.
 KERNEL_LDFLAGS := -nostdlib -shared -Wl,--subsystem,native -Wl,--entry,DriverEntry \
+	-Wl,--major-subsystem-version,10 -Wl,--minor-subsystem-version,0 \
+	-Wl,--major-os-version,10 -Wl,--minor-os-version,0 \
 	-Wl,--image-base,0x140000000 -Wl,--dynamicbase -Wl,--nxcompat -Wl,--high-entropy-va \
 	-Wl,--file-alignment,0x200 -Wl,--section-alignment,0x1000 -Wl,--exclude-all-symbols
 KERNEL_LIBS := -lntoskrnl -lhal
 USER_CFLAGS := $(COMMON_CFLAGS) -municode -DUNICODE -D_UNICODE
 USER_LDFLAGS := -municode -Wl,--subsystem,console -Wl,--dynamicbase -Wl,--nxcompat \
 	-Wl,--high-entropy-va
-USER_LIBS := -ladvapi32 -lcrypt32
+USER_LIBS := -ladvapi32 -lcrypt32 -lwevtapi
 # What the VERSIONINFO resources say; each toolchain's resource compiler quotes them itself.
 RC_VERSION := $(VERSION)
 RC_PRODUCT := $(DISPLAY_NAME)
@@ -177,6 +193,11 @@ endef
 $(foreach tc,$(TOOLCHAINS),$(eval $(call toolchain_rules,$(tc))))
 
 all: build-$(TOOLCHAIN)
+
+$(SIGN_STAMP):
+	@mkdir -p $(@D)
+	@rm -f $(BUILD)/.page-hashes-*
+	@touch $@
 
 # Made once: a new certificate would have to be trusted again in every test VM.
 $(TEST_CERT) $(TEST_KEY) &: | toolchain/make-test-cert.sh
@@ -303,6 +324,7 @@ help:
 	@echo '                        log prefix and pool tag follow (default sanctum)'
 	@echo '  CERT=crt.pem KEY=key.pem   sign with your own certificate (CAFILE= to verify against another CA)'
 	@echo '  PFX=file.pfx CAFILE=ca.pem sign with a PKCS#12 file (password file in $$PFX_PASSWORD_FILE if any)'
+	@echo '  PAGE_HASHES=1         sign with page hashes (default 0: none; see README, Signing)'
 	@echo '  V=1                   show full commands'
 	@echo '  SOURCE_DATE_EPOCH=t   the timestamp of the files in the dist zip'
 	@echo '  FUZZ_TIME=s           how long make fuzz runs (default 60)'
