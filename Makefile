@@ -111,7 +111,7 @@ need = $(if $(shell command -v $(1) 2>/dev/null),,$(error $(1) not found: instal
 BUILD_GOALS := $(filter-out help setup clean distclean,$(or $(MAKECMDGOALS),all))
 ifneq ($(BUILD_GOALS),)
 NEED_TOOLCHAINS := $(if $(filter check repro-check bench,$(BUILD_GOALS)),$(TOOLCHAINS),\
-	$(sort $(TOOLCHAIN) $(if $(filter dist,$(BUILD_GOALS)),clang)))
+	$(sort $(TOOLCHAIN) $(if $(filter dist vm-test,$(BUILD_GOALS)),clang)))
 $(foreach tc,$(NEED_TOOLCHAINS),$(foreach t,$($(tc)_TOOLS),$(call need,$(t),$($(tc)_PACKAGE))))
 $(foreach tc,$(NEED_TOOLCHAINS),$(foreach f,$($(tc)_FILES),$(if $(wildcard $(f)),,$(error $(f) not found: install $($(tc)_PACKAGE), or run make setup))))
 $(call need,osslsigncode,$(PKG_SIGN))
@@ -123,7 +123,7 @@ endif
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
 .SUFFIXES:
-.PHONY: all check fuzz analyze repro-check dist bench clean distclean setup help compile_commands.json
+.PHONY: all check fuzz analyze repro-check dist bench vm-test clean distclean setup help compile_commands.json
 
 # Rules for one toolchain: objects, resources, unsigned links (debug information moved out
 # to a PDB or a .debug file), then signing as the last step that touches the bytes.
@@ -276,6 +276,29 @@ $(DIST_ZIP): $(DIST_FILES) $(CAFILE) toolchain/make-dist.sh $(wildcard toolchain
 	@mkdir -p $(@D)
 	$(Q)toolchain/make-dist.sh $@ $(DRIVER_NAME) $(DISPLAY_NAME) $(VERSION) $(CAFILE) $(DIST_FILES)
 
+# ---- make vm-test: the end-to-end suite in the user's Windows test-signing VM, over OpenSSH.
+# test/vm/run.sh copies the dist bundle and the clang build's suite there and runs them;
+# make check runs it against a stand-in VM (test/vm/standin.sh: a local sshd whose commands
+# run under Wine), whose shell is the small Windows program built here.
+VM_OUT := $(BUILD)/vm
+VM_STANDIN_SHELL := $(VM_OUT)/standin-shell.exe
+ifneq ($(filter vm-test,$(MAKECMDGOALS)),)
+ifeq ($(VM),)
+$(error make vm-test needs VM=user@host (an OpenSSH server on Windows); see README, Test on a real Windows VM)
+endif
+endif
+vm-test: $(DIST_ZIP) $(clang_OUT)/test/sanctum-e2e.exe
+	@VM='$(VM)' VM_PORT='$(VM_PORT)' VM_DIR='$(VM_DIR)' VM_SSH_CONFIG='$(VM_SSH_CONFIG)' \
+		test/vm/run.sh $(DRIVER_NAME) $(DIST_ZIP) $(clang_OUT)/test/sanctum-e2e.exe $(VM_OUT)/run
+
+$(VM_STANDIN_SHELL): test/vm/standin-shell.c toolchain/clang.mk
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(clang_CC) $(clang_CFLAGS) $(USER_CFLAGS) $(clang_USER_LDFLAGS) $(USER_LDFLAGS) -s $< -o $@
+# make check runs make vm-test against the stand-in.
+check: $(VM_STANDIN_SHELL) $(DIST_ZIP)
+# ---- end of make vm-test
+
 # For editors and clangd: every compile of a full rebuild, recorded by bear.
 compile_commands.json:
 	$(call need,bear,bear (apt))
@@ -312,6 +335,8 @@ help:
 	@echo '  bench      build time, sizes, CPU per request and Wine throughput against their floors'
 	@echo '             (build/bench/report.md and report.json; about 2 minutes)'
 	@echo '  dist       build/dist/$(DRIVER_NAME)-$(VERSION)-$(ARCH).zip: the bundle for a test VM'
+	@echo '  vm-test    VM=user@host [VM_PORT=22] [VM_DIR=dir]: the end-to-end suite in a Windows'
+	@echo '             test-signing VM over OpenSSH (see README, Test on a real Windows VM)'
 	@echo '  compile_commands.json  the compile database for editors (clangd), made with bear'
 	@echo '  setup      install the Debian/Ubuntu packages the build and tests need'
 	@echo '  clean      remove build outputs (keeps the test certificate in $(CERT_DIR))'

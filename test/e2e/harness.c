@@ -5,7 +5,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-static int passed, failed;
+static int passed, failed, skipped;
 static wchar_t log_path[MAX_PATH];
 
 int ok_(const char *file, int line, int cond, const char *fmt, ...)
@@ -25,11 +25,37 @@ int ok_(const char *file, int line, int cond, const char *fmt, ...)
     return 0;
 }
 
+void skip(const char *fmt, ...)
+{
+    va_list ap;
+
+    skipped++;
+    printf("skipped: ");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+}
+
 int e2e_summary(const char *suite)
 {
-    printf("%s: %d passed, %d failed\n", suite, passed, failed);
+    if (skipped)
+        printf("%s: %d passed, %d failed, %d skipped\n", suite, passed, failed, skipped);
+    else
+        printf("%s: %d passed, %d failed\n", suite, passed, failed);
     fflush(stdout);
     return failed ? 1 : 0;
+}
+
+const char *wine_version(void)
+{
+    typedef const char *(CDECL * wine_get_version_fn)(void);
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    wine_get_version_fn get =
+        ntdll ? (wine_get_version_fn)(void (*)(void))GetProcAddress(ntdll, "wine_get_version")
+              : NULL;
+
+    return get ? get() : NULL;
 }
 
 /* An inheritable temporary file for a child's stdout or stderr. */
@@ -108,7 +134,12 @@ int count_lines(const char *s)
 
 void log_init(const wchar_t *path)
 {
-    wcsncpy(log_path, path, ARRAYSIZE(log_path) - 1);
+    wcsncpy(log_path, wcscmp(path, L"-") ? path : L"", ARRAYSIZE(log_path) - 1);
+}
+
+BOOL log_available(void)
+{
+    return log_path[0] != 0;
 }
 
 int log_count(const char *needle)
