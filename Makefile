@@ -58,6 +58,18 @@ endif
 ifeq ($(CAFILE),)
 $(error PFX=$(PFX) given without CAFILE=: name the CA certificate (PEM) that verifies it)
 endif
+# Page hashes are off: public reports tie Windows' refusals of osslsigncode signatures to them,
+# and a small non-boot driver does not need them. PAGE_HASHES=1 adds them. A change of the
+# switch re-signs (the stamp holds its last value).
+PAGE_HASHES ?= 0
+ifeq ($(filter 0 1,$(PAGE_HASHES)),)
+$(error PAGE_HASHES=$(PAGE_HASHES): use 0 (default) or 1)
+endif
+ifeq ($(PAGE_HASHES),1)
+SIGN_ARGS += --page-hashes
+endif
+SIGN_STAMP := $(BUILD)/.page-hashes-$(PAGE_HASHES)
+SIGN_DEPS += $(SIGN_STAMP)
 
 ifeq ($(V),1)
 Q :=
@@ -72,16 +84,20 @@ COMMON_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -Iinclude -MMD -MP $(NAME
 # Freestanding kernel code: no CRT, no stack cookies or __chkstk (ntoskrnl exports neither
 # in a form we can call), DDK headers as system headers (they trip -Wpragma-pack otherwise).
 # x64 Windows unwinds every kernel frame through .pdata; -ffreestanding would drop it.
+# With no stack probes, a frame larger than the guard page could step over it: keep them small.
 KERNEL_CFLAGS := $(COMMON_CFLAGS) -ffreestanding -fno-stack-protector -mno-stack-arg-probe \
-	-fasynchronous-unwind-tables -isystem $(DDK_INCLUDE)
+	-Wframe-larger-than=2048 -fasynchronous-unwind-tables -isystem $(DDK_INCLUDE)
+# Subsystem and OS version 10.0, as the WDK writes them for a Windows 10 driver.
 KERNEL_LDFLAGS := -nostdlib -shared -Wl,--subsystem,native -Wl,--entry,DriverEntry \
+	-Wl,--major-subsystem-version,10 -Wl,--minor-subsystem-version,0 \
+	-Wl,--major-os-version,10 -Wl,--minor-os-version,0 \
 	-Wl,--image-base,0x140000000 -Wl,--dynamicbase -Wl,--nxcompat -Wl,--high-entropy-va \
 	-Wl,--file-alignment,0x200 -Wl,--section-alignment,0x1000 -Wl,--exclude-all-symbols
 KERNEL_LIBS := -lntoskrnl -lhal
 USER_CFLAGS := $(COMMON_CFLAGS) -municode -DUNICODE -D_UNICODE
 USER_LDFLAGS := -municode -Wl,--subsystem,console -Wl,--dynamicbase -Wl,--nxcompat \
 	-Wl,--high-entropy-va
-USER_LIBS := -ladvapi32 -lcrypt32
+USER_LIBS := -ladvapi32 -lcrypt32 -lwevtapi
 # What the VERSIONINFO resources say; each toolchain's resource compiler quotes them itself.
 RC_VERSION := $(VERSION)
 RC_PRODUCT := $(DISPLAY_NAME)
@@ -95,7 +111,7 @@ need = $(if $(shell command -v $(1) 2>/dev/null),,$(error $(1) not found: instal
 BUILD_GOALS := $(filter-out help setup clean distclean,$(or $(MAKECMDGOALS),all))
 ifneq ($(BUILD_GOALS),)
 NEED_TOOLCHAINS := $(if $(filter check repro-check bench,$(BUILD_GOALS)),$(TOOLCHAINS),\
-	$(sort $(TOOLCHAIN) $(if $(filter dist,$(BUILD_GOALS)),clang)))
+	$(sort $(TOOLCHAIN) $(if $(filter dist vm-test,$(BUILD_GOALS)),clang)))
 $(foreach tc,$(NEED_TOOLCHAINS),$(foreach t,$($(tc)_TOOLS),$(call need,$(t),$($(tc)_PACKAGE))))
 $(foreach tc,$(NEED_TOOLCHAINS),$(foreach f,$($(tc)_FILES),$(if $(wildcard $(f)),,$(error $(f) not found: install $($(tc)_PACKAGE), or run make setup))))
 $(call need,osslsigncode,$(PKG_SIGN))
@@ -107,7 +123,7 @@ endif
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
 .SUFFIXES:
-.PHONY: all check fuzz analyze repro-check dist bench clean distclean setup help compile_commands.json
+.PHONY: all check fuzz analyze repro-check dist bench vm-test clean distclean setup help compile_commands.json
 
 # Rules for one toolchain: objects, resources, unsigned links (debug information moved out
 # to a PDB or a .debug file), then signing as the last step that touches the bytes.
@@ -160,12 +176,17 @@ $$($(1)_OUT)/unsigned/$(CTL) $$(call $(1)_debug_file,$$($(1)_OUT)/$(CTL)) &: $$(
 		$$(call $(1)_link_debug,$$($(1)_OUT)/$(CTL)) -o $$($(1)_OUT)/unsigned/$(CTL)
 	$(Q)$$(call $(1)_split_debug,$$($(1)_OUT)/unsigned/$(CTL),$$($(1)_OUT)/$(CTL))
 
-# The e2e suite's second driver (test/probe), unsigned: only Wine loads it.
-$$($(1)_OUT)/test/sanctum-probe.sys: test/probe/probe.c toolchain/$(1).mk
+# The e2e suite's second driver (test/probe), loaded beside ours to see its IMAGE_LOAD record;
+# signed like ours, so that a test-signing VM loads it too.
+$$($(1)_OUT)/test/unsigned/sanctum-probe.sys: test/probe/probe.c toolchain/$(1).mk
 	$$(call msg,LINK,$$@)
 	@mkdir -p $$(@D)
 	$(Q)$$($(1)_CC) $$($(1)_CFLAGS) $(KERNEL_CFLAGS) $$($(1)_KERNEL_LDFLAGS) $(KERNEL_LDFLAGS) \
 		-MF $$@.d $$< $(KERNEL_LIBS) -s -o $$@
+
+$$($(1)_OUT)/test/sanctum-probe.sys: $$($(1)_OUT)/test/unsigned/sanctum-probe.sys toolchain/sign.sh $(SIGN_DEPS)
+	$$(call msg,SIGN,$$@)
+	$(Q)toolchain/sign.sh $(SIGN_ARGS) --cafile $(CAFILE) $$< $$@
 
 $$($(1)_OUT)/test/sanctum-e2e.exe: $$($(1)_EOBJ) $$($(1)_OUT)/test/sanctum-probe.sys
 	$$(call msg,LINK,$$@)
@@ -184,6 +205,11 @@ endef
 $(foreach tc,$(TOOLCHAINS),$(eval $(call toolchain_rules,$(tc))))
 
 all: build-$(TOOLCHAIN)
+
+$(SIGN_STAMP):
+	@mkdir -p $(@D)
+	@rm -f $(BUILD)/.page-hashes-*
+	@touch $@
 
 # Made once: a new certificate would have to be trusted again in every test VM.
 $(TEST_CERT) $(TEST_KEY) &: | toolchain/make-test-cert.sh
@@ -262,6 +288,29 @@ $(DIST_ZIP): $(DIST_FILES) $(CAFILE) toolchain/make-dist.sh $(wildcard toolchain
 	@mkdir -p $(@D)
 	$(Q)toolchain/make-dist.sh $@ $(DRIVER_NAME) $(DISPLAY_NAME) $(VERSION) $(CAFILE) $(DIST_FILES)
 
+# ---- make vm-test: the end-to-end suite in the user's Windows test-signing VM, over OpenSSH.
+# test/vm/run.sh copies the dist bundle and the clang build's suite there and runs them;
+# make check runs it against a stand-in VM (test/vm/standin.sh: a local sshd whose commands
+# run under Wine), whose shell is the small Windows program built here.
+VM_OUT := $(BUILD)/vm
+VM_STANDIN_SHELL := $(VM_OUT)/standin-shell.exe
+ifneq ($(filter vm-test,$(MAKECMDGOALS)),)
+ifeq ($(VM),)
+$(error make vm-test needs VM=user@host (an OpenSSH server on Windows); see README, Test on a real Windows VM)
+endif
+endif
+vm-test: $(DIST_ZIP) $(clang_OUT)/test/sanctum-e2e.exe
+	@VM='$(VM)' VM_PORT='$(VM_PORT)' VM_DIR='$(VM_DIR)' VM_SSH_CONFIG='$(VM_SSH_CONFIG)' \
+		test/vm/run.sh $(DRIVER_NAME) $(DIST_ZIP) $(clang_OUT)/test/sanctum-e2e.exe $(VM_OUT)/run
+
+$(VM_STANDIN_SHELL): test/vm/standin-shell.c toolchain/clang.mk
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(clang_CC) $(clang_CFLAGS) $(USER_CFLAGS) $(clang_USER_LDFLAGS) $(USER_LDFLAGS) -s $< -o $@
+# make check runs make vm-test against the stand-in.
+check: $(VM_STANDIN_SHELL) $(DIST_ZIP)
+# ---- end of make vm-test
+
 # For editors and clangd: every compile of a full rebuild, recorded by bear.
 compile_commands.json:
 	$(call need,bear,bear (apt))
@@ -298,6 +347,8 @@ help:
 	@echo '  bench      build time, sizes, CPU per request and Wine throughput against their floors'
 	@echo '             (build/bench/report.md and report.json; about 2 minutes)'
 	@echo '  dist       build/dist/$(DRIVER_NAME)-$(VERSION)-$(ARCH).zip: the bundle for a test VM'
+	@echo '  vm-test    VM=user@host [VM_PORT=22] [VM_DIR=dir]: the end-to-end suite in a Windows'
+	@echo '             test-signing VM over OpenSSH (see README, Test on a real Windows VM)'
 	@echo '  compile_commands.json  the compile database for editors (clangd), made with bear'
 	@echo '  setup      install the Debian/Ubuntu packages the build and tests need'
 	@echo '  clean      remove build outputs (keeps the test certificate in $(CERT_DIR))'
@@ -310,6 +361,7 @@ help:
 	@echo '                        log prefix and pool tag follow (default sanctum)'
 	@echo '  CERT=crt.pem KEY=key.pem   sign with your own certificate (CAFILE= to verify against another CA)'
 	@echo '  PFX=file.pfx CAFILE=ca.pem sign with a PKCS#12 file (password file in $$PFX_PASSWORD_FILE if any)'
+	@echo '  PAGE_HASHES=1         sign with page hashes (default 0: none; see README, Signing)'
 	@echo '  V=1                   show full commands'
 	@echo '  SOURCE_DATE_EPOCH=t   the timestamp of the files in the dist zip'
 	@echo '  FUZZ_TIME=s           how long make fuzz runs (default 60)'

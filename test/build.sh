@@ -77,5 +77,14 @@ for want in "Public-Key: (3072 bit)" "Signature Algorithm: sha256WithRSAEncrypti
     esac
 done
 if openssl x509 -inform DER -in build/cert/sanctum-test.cer -noout 2>/dev/null; then pass; else fail "sanctum-test.cer is not DER"; fi
+# A new certificate is valid from a day or more ago, for a VM whose clock is behind this one.
+toolchain/make-test-cert.sh "$tmp/cert" >/dev/null 2>&1
+check "a new test certificate is valid now" openssl x509 -in "$tmp/cert/sanctum-test.crt" -noout -checkend 0
+not_before=$(openssl x509 -in "$tmp/cert/sanctum-test.crt" -noout -startdate 2>/dev/null | sed 's/^notBefore=//')
+if [ -n "$not_before" ] && [ $(($(date -u +%s) - $(date -u -d "$not_before" +%s))) -ge 86400 ]; then
+    pass
+else
+    fail "the test certificate's notBefore is '$not_before', not a day or more ago"
+fi
 
 finish build

@@ -38,6 +38,10 @@ done
 # A fork's renamed driver builds, and loads and answers under Wine like ours.
 run fork test/fork.sh
 run e2e-x64-clang-forkdemo test/e2e/run.sh e2e build/x64-clang-forkdemo
+# make vm-test against the stand-in VM: a local sshd whose commands run under Wine.
+. test/lib.sh
+run vm test/vm/check.sh build/vm/standin-shell.exe "build/dist/sanctum-$(sanctum_version)-x64.zip" \
+    build/x64-clang/test/sanctum-e2e.exe
 
 passed=0 failed=0 skipped=0
 for log in "$logs"/*.log; do

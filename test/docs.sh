@@ -11,4 +11,5 @@ check "README's quick start is 'make setup && make'" grep -qx "make setup && mak
 check "README's test command is 'make check'" grep -qx "make check" README.md
 check ".ci/run runs the README's setup command" grep -qx "make setup && make" .ci/run
 check ".ci/run runs the README's test command" grep -qx "make check" .ci/run
+check "the GitHub workflow runs .ci/run" grep -q "run: sh .ci/run" .github/workflows/check.yml
 finish docs

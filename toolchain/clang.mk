@@ -6,8 +6,10 @@ clang_PACKAGE := $(PKG_CLANG)
 # CodeView for a PDB that WinDbg reads; paths relative to the tree, so builds reproduce.
 clang_CFLAGS := -gcodeview -ffile-compilation-dir=.
 # lld rejects /align and friends on a non-driver image unless told this is one.
-# lld's MinGW driver has no --forceinteg: pass link.exe's /integritycheck through.
-clang_KERNEL_LDFLAGS := -fuse-ld=lld -Xlinker -Xlink=-driver -Wl,-Xlink=-integritycheck
+# lld's MinGW driver has no --forceinteg: pass link.exe's /integritycheck through, and
+# /cetcompat, which marks the driver compatible with kernel shadow stacks (Windows 11).
+clang_KERNEL_LDFLAGS := -fuse-ld=lld -Xlinker -Xlink=-driver -Wl,-Xlink=-integritycheck \
+	-Wl,-Xlink=-cetcompat
 clang_USER_LDFLAGS := -fuse-ld=lld
 ifeq ($(HOST),debian)
 # Debian's clang does not find the cross GCC's libgcc (it lives in a "12-win32" style

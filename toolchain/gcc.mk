@@ -14,6 +14,7 @@ endif
 gcc_PACKAGE := $(PKG_GCC)
 # DWARF with paths relative to the tree, so builds reproduce.
 gcc_CFLAGS := -ffile-prefix-map=$(CURDIR)=.
+# GNU ld 2.40 has no option for CET compatibility: only the clang build is marked.
 gcc_KERNEL_LDFLAGS := -Wl,--forceinteg
 # No libgcc_s DLL next to the client: link GCC's runtime support statically.
 gcc_USER_LDFLAGS := -static-libgcc

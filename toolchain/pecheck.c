@@ -6,14 +6,17 @@
  * The input is untrusted: the whole file is read into memory and every offset
  * taken from it is bounds-checked before use.
  *
- *   pecheck --kind driver|exe [--machine x64] [--signed] FILE...
+ *   pecheck --kind driver|exe [--machine x64] [--signed] [--cet] FILE...
+ *
+ * A driver's subsystem and OS versions must be 10.0 (what the WDK writes); --cet requires the
+ * CET-compatible mark (a debug directory entry of type 20 with its bit 0x1 set).
  *
  * Prints "PASS: <file>: <check>" or "FAIL: <file>: <check>: <detail>" per check.
  * Exit 0 if every check passed, 1 if any failed, 2 on a usage error or an
  * unreadable or malformed file.
  *
  * TEST SUPPORT ONLY (for test/pe/run.sh, not a shipping feature):
- *   pecheck --mutate checksum|wx|nx|nointeg|nounwind|nosig IN OUT
+ *   pecheck --mutate checksum|wx|nx|nointeg|nounwind|nosig|oldos|nocet IN OUT
  * writes a copy of IN with exactly one property broken; the checksum is
  * recomputed when IN's was valid, so only the targeted check should fail.
  */
@@ -42,6 +45,10 @@ enum { RC_OK = 0, RC_FAIL = 1, RC_ERROR = 2 };
 #define DIR_IMPORT 1u
 #define DIR_EXCEPTION 3u
 #define DIR_SECURITY 4u
+#define DIR_DEBUG 6u
+#define DEBUG_ENTRY_SIZE 28u
+#define DEBUG_TYPE_EX_DLLCHARACTERISTICS 20u
+#define DLLCHAR_EX_CET_COMPAT 0x1u
 #define RUNTIME_FUNCTION_SIZE 12u
 #define DIR_BASERELOC 5u
 #define SUBSYSTEM_NATIVE 1u
@@ -58,6 +65,8 @@ enum { RC_OK = 0, RC_FAIL = 1, RC_ERROR = 2 };
 #define COFF_CHARACTERISTICS 18
 #define OH_ENTRY 16
 #define OH_SECTION_ALIGN 32
+#define OH_OS_VERSION 40        /* MajorOperatingSystemVersion, then Minor */
+#define OH_SUBSYSTEM_VERSION 48 /* MajorSubsystemVersion, then Minor */
 #define OH_SIZE_OF_HEADERS 60
 #define OH_CHECKSUM 64
 #define OH_SUBSYSTEM 68
@@ -85,6 +94,7 @@ struct opts {
     enum kind kind;
     const struct machine *machine; /* NULL: any machine in the table */
     int sign;
+    int cet;
 };
 
 /* A parsed image: offsets here have been bounds-checked by parse_image(). */
@@ -586,6 +596,62 @@ static void check_dllchar(struct image *im, const struct opts *o)
                o->kind == KIND_DRIVER ? " FORCE_INTEGRITY" : "");
 }
 
+/* Windows 10's drivers say 10.0 for both, as the WDK writes them. */
+static void check_versions(struct image *im, const struct opts *o)
+{
+    unsigned os_major = rd16(im, im->opt + OH_OS_VERSION);
+    unsigned os_minor = rd16(im, im->opt + OH_OS_VERSION + 2);
+    unsigned sub_major = rd16(im, im->opt + OH_SUBSYSTEM_VERSION);
+    unsigned sub_minor = rd16(im, im->opt + OH_SUBSYSTEM_VERSION + 2);
+    int ok = os_major == 10 && os_minor == 0 && sub_major == 10 && sub_minor == 0;
+
+    if (o->kind != KIND_DRIVER)
+        report(im, 1, "os and subsystem versions", "%u.%u and %u.%u, only constrained for a driver",
+               os_major, os_minor, sub_major, sub_minor);
+    else
+        report(im, ok, "os and subsystem versions", "%u.%u and %u.%u%s", os_major, os_minor,
+               sub_major, sub_minor, ok ? "" : ", want 10.0 and 10.0");
+}
+
+/* The file offset of the debug directory's entry of the given type, or 0 when there is none. */
+static size_t find_debug_entry(const struct image *im, uint32_t type)
+{
+    struct dir d = get_dir(im, DIR_DEBUG);
+    size_t off, avail, i;
+
+    if (d.rva == 0 || d.size == 0 || rva_to_off(im, d.rva, &off, &avail) != 0)
+        return 0;
+    if (avail > d.size)
+        avail = d.size;
+    for (i = 0; i + DEBUG_ENTRY_SIZE <= avail; i += DEBUG_ENTRY_SIZE)
+        if (rd32(im, off + i + 12) == type)
+            return off + i;
+    return 0;
+}
+
+/* Kernel shadow stacks (Windows 11) need the image marked CET-compatible. */
+static void check_cet(struct image *im)
+{
+    size_t entry = find_debug_entry(im, DEBUG_TYPE_EX_DLLCHARACTERISTICS);
+    uint32_t size, raw;
+
+    if (entry == 0) {
+        report(im, 0, "cet compatible", "no extended dll characteristics in the debug directory");
+        return;
+    }
+    size = rd32(im, entry + 16);
+    raw = rd32(im, entry + 24);
+    if (size < 4 || !in_bounds(im->len, raw, 4))
+        report(im, 0, "cet compatible", "extended dll characteristics: %lu bytes at 0x%lx",
+               (unsigned long)size, (unsigned long)raw);
+    else if (!(rd32(im, raw) & DLLCHAR_EX_CET_COMPAT))
+        report(im, 0, "cet compatible", "extended dll characteristics 0x%08lx lack CET_COMPAT",
+               (unsigned long)rd32(im, raw));
+    else
+        report(im, 1, "cet compatible", "extended dll characteristics 0x%08lx",
+               (unsigned long)rd32(im, raw));
+}
+
 static void check_alignment(struct image *im, const struct opts *o)
 {
     uint32_t a = rd32(im, im->opt + OH_SECTION_ALIGN);
@@ -762,6 +828,9 @@ static int check_file(const char *path, const struct opts *o)
         check_unwind(&im);
         check_dllchar(&im, o);
         check_alignment(&im, o);
+        check_versions(&im, o);
+        if (o->cet)
+            check_cet(&im);
         check_imports(&im, o);
         if (o->sign)
             check_signed(&im);
@@ -821,8 +890,18 @@ static int mutate(const char *mode, const char *in, const char *out)
         } else {
             err = wr32(&im, e, 0) || wr32(&im, e + 4, 0);
         }
+    } else if (strcmp(mode, "oldos") == 0) {
+        err = wr16(&im, im.opt + OH_SUBSYSTEM_VERSION, 6) || wr16(&im, im.opt + OH_OS_VERSION, 6);
+    } else if (strcmp(mode, "nocet") == 0) {
+        size_t entry = find_debug_entry(&im, DEBUG_TYPE_EX_DLLCHARACTERISTICS);
+        if (entry == 0) {
+            fprintf(stderr, "pecheck: --mutate nocet: %s is not marked CET-compatible\n", in);
+            err = -1;
+        } else {
+            err = wr32(&im, entry + 12, 0); /* the entry's type becomes "unknown" */
+        }
     } else {
-        fprintf(stderr, "pecheck: --mutate: unknown mode '%s' (checksum|wx|nx|nointeg|nounwind|nosig)\n", mode);
+        fprintf(stderr, "pecheck: --mutate: unknown mode '%s' (checksum|wx|nx|nointeg|nounwind|nosig|oldos|nocet)\n", mode);
         err = -1;
     }
     if (!err && valid)
@@ -846,13 +925,13 @@ static int usage(const char *msg)
 {
     if (msg)
         fprintf(stderr, "pecheck: %s\n", msg);
-    fprintf(stderr, "usage: pecheck --kind driver|exe [--machine x64] [--signed] FILE...\n");
+    fprintf(stderr, "usage: pecheck --kind driver|exe [--machine x64] [--signed] [--cet] FILE...\n");
     return RC_ERROR;
 }
 
 int main(int argc, char **argv)
 {
-    struct opts o = { KIND_NONE, NULL, 0 };
+    struct opts o = { KIND_NONE, NULL, 0, 0 };
     int i, nfiles = 0, rc = RC_OK, only_files = 0;
     size_t m;
 
@@ -871,6 +950,8 @@ int main(int argc, char **argv)
             only_files = 1;
         } else if (strcmp(a, "--signed") == 0) {
             o.sign = 1;
+        } else if (strcmp(a, "--cet") == 0) {
+            o.cet = 1;
         } else if (strcmp(a, "--kind") == 0) {
             if (++i >= argc)
                 return usage("--kind needs an argument");

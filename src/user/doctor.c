@@ -3,25 +3,43 @@
  * sanctumctl doctor: everything loading the driver depends on, one line per check:
  *   OK      NAME: DETAIL
  *   PROBLEM NAME: DETAIL; ADVICE
- * in a fixed order (elevated, test signing, certificate, service, device, protocol);
- * --preflight stops after the first two. Exit 0 when every check is OK, 1 otherwise;
- * nothing goes to stderr but usage errors.
+ * in a fixed order (elevated, test signing, Secure Boot, memory integrity, certificate,
+ * service, code integrity log, device, protocol); --preflight stops after the first four.
+ * Exit 0 when every check is OK, 1 otherwise; nothing goes to stderr but usage errors.
  */
 #include "sanctumctl.h"
+
+#include <winevt.h>
 
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* SystemCodeIntegrityInformation, as ntdll answers it (winternl.h does not have it all). */
+/* SystemCodeIntegrityInformation and SystemSecureBootInformation, as ntdll answers them
+ * (winternl.h does not have them). */
 #define SYSTEM_CODE_INTEGRITY_INFORMATION 103
+#define SYSTEM_SECURE_BOOT_INFORMATION    145
 #define CODE_INTEGRITY_ENABLED            0x1u
 #define CODE_INTEGRITY_TESTSIGN           0x2u
+#define CODE_INTEGRITY_HVCI_KMCI_ENABLED  0x400u /* memory integrity enforces kernel code */
+#define STATUS_INVALID_INFO_CLASS_        0xC0000003UL
+#define STATUS_NOT_IMPLEMENTED_           0xC0000002UL
+#define STATUS_NOT_SUPPORTED_             0xC00000BBUL
 
 struct code_integrity {
     ULONG Length;
     ULONG CodeIntegrityOptions;
 };
+
+struct secure_boot {
+    BOOLEAN SecureBootEnabled;
+    BOOLEAN SecureBootCapable;
+};
+
+#define CI_LOG L"Microsoft-Windows-CodeIntegrity/Operational"
+#define CI_LOG_COMMAND L"wevtutil qe " CI_LOG L" /c:10 /rd:true /f:text"
+/* How many of the latest code integrity events are searched for the driver's file. */
+#define CI_LOG_EVENTS 500
 
 typedef LONG(NTAPI *query_system_information_fn)(ULONG, PVOID, ULONG, PULONG);
 typedef const char *(CDECL *wine_get_version_fn)(void);
@@ -86,6 +104,32 @@ static const char *wine_version(void)
     return get != NULL ? get() : NULL;
 }
 
+/* NtQuerySystemInformation(cls) into buf: its status, or -1 when ntdll lacks the call. */
+static LONG query_system(ULONG cls, void *buf, ULONG size)
+{
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    query_system_information_fn query =
+        ntdll != NULL ? (query_system_information_fn)(void (*)(void))GetProcAddress(
+                            ntdll, "NtQuerySystemInformation")
+                      : NULL;
+    ULONG got = 0;
+
+    return query != NULL ? query(cls, buf, size, &got) : -1;
+}
+
+/* The Wine version as text, for the lines that say what Wine cannot show. */
+static const wchar_t *wine_version_text(void)
+{
+    static wchar_t version[32];
+    const char *wine = wine_version();
+
+    if (wine == NULL)
+        return NULL;
+    if (MultiByteToWideChar(CP_UTF8, 0, wine, -1, version, 32) == 0)
+        wcscpy(version, L"?");
+    return version;
+}
+
 /*
  * Windows loads a test-signed driver only with test signing on. Wine 8 loads drivers without
  * looking at signatures, and its answer to this query is a stub (status 0, options 0x1:
@@ -95,29 +139,17 @@ static const char *wine_version(void)
 static int check_test_signing(void)
 {
     struct code_integrity ci = { sizeof ci, 0 };
-    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
-    const char *wine = wine_version();
-    LONG status = -1;
-    ULONG got = 0;
+    const wchar_t *version = wine_version_text();
+    LONG status = query_system(SYSTEM_CODE_INTEGRITY_INFORMATION, &ci, sizeof ci);
 
-    query_system_information_fn query =
-        ntdll != NULL ? (query_system_information_fn)(void (*)(void))GetProcAddress(
-                            ntdll, "NtQuerySystemInformation")
-                      : NULL;
-    if (query != NULL)
-        status = query(SYSTEM_CODE_INTEGRITY_INFORMATION, &ci, sizeof ci, &got);
-
-    if (wine != NULL) {
-        wchar_t version[32];
-        if (MultiByteToWideChar(CP_UTF8, 0, wine, -1, version, 32) == 0)
-            wcscpy(version, L"?");
+    if (version != NULL) {
         return doctor_line(1, L"test signing",
                            L"not needed: Wine %ls loads drivers without checking signatures "
                            L"(its code integrity answer is a stub: status 0x%08lX, options "
                            L"0x%08lX)",
                            version, (unsigned long)status, ci.CodeIntegrityOptions);
     }
-    if (query == NULL)
+    if (status == -1)
         return doctor_line(0, L"test signing",
                            L"unknown: ntdll has no NtQuerySystemInformation; check with: "
                            L"bcdedit /enum {current} (testsigning Yes)");
@@ -137,6 +169,58 @@ static int check_test_signing(void)
     return doctor_line(0, L"test signing",
                        L"off (code integrity options 0x%08lX); run: bcdedit /set testsigning on "
                        L"(elevated; Secure Boot must be off), then reboot",
+                       ci.CodeIntegrityOptions);
+}
+
+/* Windows ignores test signing while Secure Boot is on: test-signed drivers then fail with 577. */
+static int check_secure_boot(void)
+{
+    struct secure_boot sb = { 0, 0 };
+    const wchar_t *version = wine_version_text();
+    LONG status = query_system(SYSTEM_SECURE_BOOT_INFORMATION, &sb, sizeof sb);
+
+    if (version != NULL)
+        return doctor_line(1, L"Secure Boot", L"not applicable: Wine %ls has no firmware",
+                           version);
+    if ((ULONG)status == STATUS_INVALID_INFO_CLASS_ || (ULONG)status == STATUS_NOT_IMPLEMENTED_ ||
+        (ULONG)status == STATUS_NOT_SUPPORTED_)
+        return doctor_line(1, L"Secure Boot", L"off (legacy BIOS boot, status 0x%08lX)",
+                           (unsigned long)status);
+    if (status != 0)
+        return doctor_line(0, L"Secure Boot",
+                           L"unknown: NtQuerySystemInformation(SystemSecureBootInformation) "
+                           L"returned status 0x%08lX; check with: msinfo32 (Secure Boot State)",
+                           (unsigned long)status);
+    if (sb.SecureBootEnabled)
+        return doctor_line(0, L"Secure Boot",
+                           L"on; Windows ignores test signing while it is on: turn it off in "
+                           L"the VM's firmware settings (Hyper-V: Settings > Security), then "
+                           L"reboot");
+    return doctor_line(1, L"Secure Boot", L"off");
+}
+
+/* Memory integrity (HVCI) is one cause of error 1275: it blocks drivers it finds unfit. */
+static int check_memory_integrity(void)
+{
+    struct code_integrity ci = { sizeof ci, 0 };
+    const wchar_t *version = wine_version_text();
+    LONG status = query_system(SYSTEM_CODE_INTEGRITY_INFORMATION, &ci, sizeof ci);
+
+    if (version != NULL)
+        return doctor_line(1, L"memory integrity", L"not applicable: Wine %ls has no hypervisor",
+                           version);
+    if (status != 0)
+        return doctor_line(0, L"memory integrity",
+                           L"unknown: NtQuerySystemInformation(SystemCodeIntegrityInformation) "
+                           L"returned status 0x%08lX; see Windows Security > Device security > "
+                           L"Core isolation",
+                           (unsigned long)status);
+    if (ci.CodeIntegrityOptions & CODE_INTEGRITY_HVCI_KMCI_ENABLED)
+        return doctor_line(1, L"memory integrity",
+                           L"on (code integrity options 0x%08lX); if start fails with error "
+                           L"1275, turn off Core isolation > Memory integrity, then reboot",
+                           ci.CodeIntegrityOptions);
+    return doctor_line(1, L"memory integrity", L"off (code integrity options 0x%08lX)",
                        ci.CodeIntegrityOptions);
 }
 
@@ -224,6 +308,106 @@ static int check_service(int *running)
     return ok;
 }
 
+/* Case-insensitive search of a wide string. */
+static const wchar_t *find_nocase(const wchar_t *s, const wchar_t *needle)
+{
+    size_t n = wcslen(needle);
+
+    for (; *s; s++)
+        if (_wcsnicmp(s, needle, n) == 0)
+            return s;
+    return NULL;
+}
+
+/* The text between `open` and the next '<' or quote in xml, into buf (cap characters). */
+static void xml_value(const wchar_t *xml, const wchar_t *open, wchar_t *buf, size_t cap)
+{
+    const wchar_t *p = wcsstr(xml, open);
+    size_t n = 0;
+
+    if (p != NULL)
+        for (p += wcslen(open); *p && *p != L'<' && *p != L'\'' && n + 1 < cap; p++)
+            buf[n++] = *p;
+    buf[n] = 0;
+}
+
+/* The event's message on one line, cut to cap characters; empty when Windows has none. */
+static void event_message(EVT_HANDLE publisher, EVT_HANDLE event, wchar_t *buf, DWORD cap)
+{
+    DWORD used = 0;
+
+    buf[0] = 0;
+    if (publisher == NULL ||
+        !EvtFormatMessage(publisher, event, 0, 0, NULL, EvtFormatMessageEvent, cap, buf, &used))
+        buf[0] = 0;
+    buf[cap - 1] = 0;
+    for (wchar_t *p = buf; *p; p++)
+        if (*p == L'\r' || *p == L'\n' || *p == L'\t')
+            *p = L' ';
+}
+
+/*
+ * Why Windows refused the driver is written to the CodeIntegrity log (577: a signature it
+ * rejects; 1275: a block, memory integrity one cause). The latest event naming the driver's
+ * file is the answer; while the driver runs, such an event is from an earlier attempt.
+ */
+static int check_code_integrity_log(int running)
+{
+    static wchar_t xml[16384], message[512];
+    EVT_HANDLE query, events[16], publisher, found = NULL;
+    const wchar_t *version = wine_version_text();
+    wchar_t id[16], when[40];
+    DWORD got = 0, used, props, seen = 0;
+
+    query = EvtQuery(NULL, CI_LOG, L"*", EvtQueryChannelPath | EvtQueryReverseDirection);
+    if (query == NULL) {
+        DWORD error = GetLastError();
+        wchar_t text[600];
+        if (version != NULL)
+            return doctor_line(1, L"code integrity log",
+                               L"not applicable: Wine %ls checks no signatures and keeps no "
+                               L"such log (EvtQuery: error %lu)",
+                               version, error);
+        describe_error(error, text, sizeof text / sizeof text[0]);
+        return doctor_line(0, L"code integrity log", L"cannot read %ls: %ls; run: %ls", CI_LOG,
+                           text, CI_LOG_COMMAND);
+    }
+    while (found == NULL && seen < CI_LOG_EVENTS && EvtNext(query, 16, events, INFINITE, 0, &got)) {
+        for (DWORD i = 0; i < got; i++) {
+            if (found == NULL &&
+                EvtRender(NULL, events[i], EvtRenderEventXml, sizeof xml - sizeof xml[0], xml,
+                          &used, &props)) {
+                xml[used / sizeof xml[0]] = 0;
+                if (find_nocase(xml, SANCTUM_DRIVER_FILE) != NULL) {
+                    found = events[i];
+                    continue;
+                }
+            }
+            EvtClose(events[i]);
+        }
+        seen += got;
+    }
+    EvtClose(query);
+    if (found == NULL)
+        return doctor_line(1, L"code integrity log", L"no event names %ls (of the latest %lu)",
+                           SANCTUM_DRIVER_FILE, (unsigned long)seen);
+
+    xml_value(xml, L"<EventID>", id, sizeof id / sizeof id[0]);
+    xml_value(xml, L"SystemTime='", when, sizeof when / sizeof when[0]);
+    publisher = EvtOpenPublisherMetadata(NULL, L"Microsoft-Windows-CodeIntegrity", NULL, 0, 0);
+    event_message(publisher, found, message, sizeof message / sizeof message[0]);
+    if (publisher != NULL)
+        EvtClose(publisher);
+    EvtClose(found);
+    if (running)
+        return doctor_line(1, L"code integrity log",
+                           L"event %ls at %ls, from before the running load: %ls", id, when,
+                           message);
+    return doctor_line(0, L"code integrity log",
+                       L"event %ls at %ls: %ls; this is why Windows refused %ls; all of it: %ls",
+                       id, when, message, SANCTUM_DRIVER_FILE, CI_LOG_COMMAND);
+}
+
 /* GET_VERSION through the device; *answered and *v feed the protocol check. */
 static int check_device(int running, SANCTUM_VERSION *v, int *answered)
 {
@@ -296,11 +480,14 @@ int cmd_doctor(int argc, wchar_t **argv)
     /* Every check runs, whatever the earlier ones found: the user gets the whole list. */
     ok &= check_elevated();
     ok &= check_test_signing();
+    ok &= check_secure_boot();
+    ok &= check_memory_integrity();
     /* --preflight: only what must hold before anything is installed (install scripts). */
     if (preflight)
         return ok ? EXIT_OK : EXIT_FAILED;
     ok &= check_certificate(cert);
     ok &= check_service(&running);
+    ok &= check_code_integrity_log(running);
     ok &= check_device(running, &v, &answered);
     ok &= check_protocol(answered, &v);
     return ok ? EXIT_OK : EXIT_FAILED;

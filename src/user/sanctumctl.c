@@ -102,9 +102,9 @@ struct advice {
 #define ERROR_INVALID_IMAGE_HASH 577L
 #endif
 #define ADVICE_SIGNATURE                                                                     \
-    L"Windows did not accept the driver's signature: turn test signing on (bcdedit /set "     \
-    L"testsigning on, then reboot) and trust the certificate (" PROGRAM L" trust-cert "      \
-    SANCTUM_CERT_FILE L"); " PROGRAM L" doctor checks both"
+    L"Windows refused the driver's signature: test signing is off, or ignored because Secure " \
+    L"Boot is on, or Windows rejects the signature itself; the CodeIntegrity log says which: " \
+    PROGRAM L" doctor reads it and checks test signing and Secure Boot"
 #define ADVICE_DRIVER_FILE                                                                   \
     L"driver file missing: build it with make, or pass the path to " SANCTUM_DRIVER_FILE
 #define ADVICE_IMAGE_MISSING                                                                 \
@@ -159,9 +159,9 @@ static const struct advice advice_table[] = {
     { ERROR_INVALID_SERVICE_CONTROL,    CTX_ANY, ADVICE_NO_UNLOAD },
     { ERROR_INVALID_IMAGE_HASH,         CTX_ANY, ADVICE_SIGNATURE },
     { ERROR_DRIVER_BLOCKED,             CTX_ANY,
-      L"Windows blocked the driver from loading (memory integrity / HVCI, or the vulnerable "
-      L"driver block list): turn off Core isolation > Memory integrity in the test VM, "
-      L"then reboot" },
+      L"Windows blocked the driver; the CodeIntegrity log says why (" PROGRAM L" doctor reads "
+      L"it); memory integrity (HVCI) is one cause: turn off Core isolation > Memory integrity "
+      L"in the test VM, then reboot" },
 };
 
 /* NTSTATUS values that arrive instead of their Win32 codes (a driver's own load status). */

@@ -146,7 +146,7 @@ row tool glibc "$(first_line ldd --version)"
 # ---- 1. the build: make -j2 against its floor, the same commands with no make ----
 
 # The floor signs as sign.sh does, without its verification: stop if sign.sh changed.
-grep -q 'osslsigncode sign "$@" -h sha256 -ph -n "Sanctum"' toolchain/sign.sh ||
+grep -q 'osslsigncode sign "$@" -h sha256 $page_hashes -n "Sanctum"' toolchain/sign.sh ||
     die "toolchain/sign.sh no longer signs as the floor assumes: update floor_jobs in $0"
 
 # floor_jobs TC DIR: make -n's commands as job files DIR/jobs/NN.sh, a link and the commands
@@ -165,13 +165,15 @@ floor_jobs() {
             return n
         }
         /^mkdir -p / { print > (dir "/mkdirs.sh"); next }
-        /^true$/ || /make-test-cert\.sh/ { next }
+        /^true$/ || /make-test-cert\.sh/ || /\.page-hashes-/ { next }
         /^toolchain\/sign\.sh / {
+            ph = ""
             for (i = 2; i < NF - 1; i++) {
                 if ($i == "--cert") cert = $(i + 1)
                 if ($i == "--key") key = $(i + 1)
+                if ($i == "--page-hashes") ph = "-ph "
             }
-            $0 = "osslsigncode sign -certs " cert " -key " key " -h sha256 -ph -n Sanctum -in " \
+            $0 = "osslsigncode sign -certs " cert " -key " key " -h sha256 " ph "-n Sanctum -in " \
                 $(NF - 1) " -out " $NF
             job("sign", $0 " >/dev/null"); next
         }

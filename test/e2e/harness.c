@@ -44,6 +44,17 @@ int e2e_summary(const char *suite)
     return failed ? 1 : 0;
 }
 
+const char *wine_version(void)
+{
+    typedef const char *(CDECL * wine_get_version_fn)(void);
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    wine_get_version_fn get =
+        ntdll ? (wine_get_version_fn)(void (*)(void))GetProcAddress(ntdll, "wine_get_version")
+              : NULL;
+
+    return get ? get() : NULL;
+}
+
 /* An inheritable temporary file for a child's stdout or stderr. */
 static HANDLE temp_output(void)
 {
@@ -120,7 +131,12 @@ int count_lines(const char *s)
 
 void log_init(const wchar_t *path)
 {
-    wcsncpy(log_path, path, ARRAYSIZE(log_path) - 1);
+    wcsncpy(log_path, wcscmp(path, L"-") ? path : L"", ARRAYSIZE(log_path) - 1);
+}
+
+BOOL log_available(void)
+{
+    return log_path[0] != 0;
 }
 
 int log_count(const char *needle)

@@ -24,9 +24,12 @@
 #define ok(cond, ...) ok_(__FILE__, __LINE__, (cond), __VA_ARGS__)
 int ok_(const char *file, int line, int cond, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* A case this platform cannot show: printed, counted apart, never as passed. */
+/* A case this platform cannot show: one `skipped: REASON` line; never counted as passed. */
 void skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int e2e_summary(const char *suite);
+
+/* Wine's version when the suite runs under Wine (ntdll's wine_get_version), else NULL. */
+const char *wine_version(void);
 
 /* What a child process did: its exit code and everything it printed. */
 typedef struct {
@@ -40,8 +43,10 @@ BOOL run_child(const wchar_t *cmdline, child_result *r);
 /* Number of lines in s (a last line without a newline counts). */
 int count_lines(const char *s);
 
-/* The Wine log that receives the driver's DbgPrint lines. */
+/* The Wine log that receives the driver's DbgPrint lines; "-" when there is none (on Windows,
+ * DbgPrint goes to the kernel debugger). */
 void log_init(const wchar_t *path);
+BOOL log_available(void);
 /* Occurrences of needle in the log so far. */
 int log_count(const char *needle);
 /* Waits up to 5 s for the count of needle to exceed `before`. */
@@ -71,5 +76,15 @@ void run_events(const wchar_t *driver_path, const wchar_t *probe_path, const wch
 int events_child(void);
 /* stress.c: load/unload cycles, threads, a fuzzer; installs its own service. */
 void run_stress(const wchar_t *driver_path);
+
+/* windows.c: what only Windows shows, each skipped under Wine with the reason. The driver
+ * must be running; test_windows_stop stops it with a handle open and leaves it stopped. */
+void test_windows(const wchar_t *self);
+void test_windows_stop(const wchar_t *service);
+/* The child process the event cases watch: `sanctum-e2e.exe child MARKER`. */
+int child_main(void);
+#define CHILD_EXIT_CODE 42
+#define CHILD_DLL L"version.dll"
+
 
 #endif

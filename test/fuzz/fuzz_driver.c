@@ -636,11 +636,15 @@ static NTSTATUS expected_ioctl(ULONG code, const UCHAR *input, ULONG in_len, BOO
             return STATUS_BUFFER_TOO_SMALL;
         *info = in_len;
         return STATUS_SUCCESS;
-    case IOCTL_SANCTUM_GET_STATS:
-        if (out_len < sizeof(SANCTUM_STATS) || !has_output)
+    case IOCTL_SANCTUM_GET_STATS: {
+        /* A protocol-1 client's 88 bytes get the v1 fields. */
+        ULONG size = out_len < sizeof(SANCTUM_STATS) ? SANCTUM_STATS_V1_SIZE : sizeof(SANCTUM_STATS);
+
+        if (out_len < size || !has_output)
             return STATUS_BUFFER_TOO_SMALL;
-        *info = sizeof(SANCTUM_STATS);
+        *info = size;
         return STATUS_SUCCESS;
+    }
     case IOCTL_SANCTUM_FILL:
         if (in_len != sizeof(ULONG) || !input)
             return STATUS_INVALID_PARAMETER;
@@ -783,9 +787,9 @@ static void op_ioctl(INPUT *in, MODEL_HANDLE *h)
         } else if (c == IOCTL_SANCTUM_GET_STATS) {
             SANCTUM_STATS s;
 
-            before_reply.Size = sizeof(s);
-            memcpy(&s, out.P, sizeof(s));
-            CHECK(!memcmp(&s, &before_reply, sizeof(s)),
+            before_reply.Size = (ULONG)info;
+            memcpy(&s, out.P, info);
+            CHECK(!memcmp(&s, &before_reply, info),
                   "GET_STATS: the reply is not the model's counters (Ioctls %llu/%llu, BytesOut "
                   "%llu/%llu, pool %llu/%llu)",
                   (unsigned long long)s.Ioctls, (unsigned long long)before_reply.Ioctls,

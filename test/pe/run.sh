@@ -4,7 +4,9 @@
 # every FILE, then negative tests proving pecheck does fail on a broken driver.
 #
 # usage: test/pe/run.sh PECHECK CAFILE FILE...
-#   FILE: signed *.sys (checked as --kind driver) or *.exe (--kind exe).
+#   FILE: signed *.sys (checked as --kind driver) or *.exe (--kind exe). A driver built by
+#   clang (a path containing "-clang") must be CET-compatible (--cet); GNU ld cannot mark it.
+#   PAGE_HASHES=1 expects signatures with page hashes (make PAGE_HASHES=1), else none.
 #   PE_MACHINE (default x64) is passed as --machine; set it empty to not constrain.
 # Prints PASS:/FAIL: lines and a last line "pe: N passed, M failed"; exit 0 iff M == 0.
 set -u
@@ -31,20 +33,33 @@ machine_args=()
 tmp=$(mktemp -d) || { echo "FAIL: mktemp -d"; echo "pe: 0 passed, 1 failed"; exit 1; }
 trap 'rm -rf "$tmp"' EXIT
 
-first_sys=
+# page_hashes FILE: "yes" or "no", from osslsigncode's report of the signature.
+page_hashes() {
+    if osslsigncode verify -CAfile "$cafile" -in "$1" 2>&1 | grep -q '^Page hash '; then
+        echo yes
+    else
+        echo no
+    fi
+}
+want_page_hashes=no
+[ "${PAGE_HASHES:-0}" = 1 ] && want_page_hashes=yes
+
+first_sys= clang_sys=
 for f in "$@"; do
     case $f in
     *.sys) kind=driver; [ -z "$first_sys" ] && first_sys=$f ;;
     *.exe) kind=exe ;;
     *) fail "$f: not a .sys or .exe, cannot tell its kind"; continue ;;
     esac
+    cet=
+    case $kind:$f in driver:*-clang*) cet=--cet; [ -z "$clang_sys" ] && clang_sys=$f ;; esac
 
-    out=$("$pecheck" --kind "$kind" ${machine_args[@]+"${machine_args[@]}"} --signed "$f" 2>&1)
+    out=$("$pecheck" --kind "$kind" ${machine_args[@]+"${machine_args[@]}"} --signed $cet "$f" 2>&1)
     rc=$?
     if [ $rc -eq 0 ]; then
-        pass "$f: pecheck --kind $kind --signed"
+        pass "$f: pecheck --kind $kind --signed $cet"
     else
-        fail "$f: pecheck --kind $kind --signed exited $rc"
+        fail "$f: pecheck --kind $kind --signed $cet exited $rc"
         show "$out"
     fi
 
@@ -58,17 +73,24 @@ for f in "$@"; do
         why=$(printf '%s\n' "$out" | grep -iE 'error|fail|warn|no signature|unable' | head -n 12)
         show "${why:-$(printf '%s\n' "$out" | tail -n 12)}"
     fi
+    got=$(page_hashes "$f")
+    if [ "$got" = "$want_page_hashes" ]; then
+        pass "$f: page hashes: $got"
+    else
+        fail "$f: page hashes: $got, want $want_page_hashes (PAGE_HASHES=${PAGE_HASHES:-0})"
+    fi
 done
 
 # Each mutated copy breaks one property; pecheck must exit 1 and name that check.
 negative() {
-    local mode=$1 check=$2 what=$3 copy=$tmp/$1.sys out rc
-    if ! out=$("$pecheck" --mutate "$mode" "$first_sys" "$copy" 2>&1); then
+    local mode=$1 check=$2 what=$3 sys=${4:-$first_sys} copy=$tmp/$1.sys out rc cet=
+    [ "$sys" = "$clang_sys" ] && cet=--cet
+    if ! out=$("$pecheck" --mutate "$mode" "$sys" "$copy" 2>&1); then
         fail "negative $mode: could not make the mutated copy"
         show "$out"
         return
     fi
-    out=$("$pecheck" --kind driver ${machine_args[@]+"${machine_args[@]}"} --signed "$copy" 2>&1)
+    out=$("$pecheck" --kind driver ${machine_args[@]+"${machine_args[@]}"} --signed $cet "$copy" 2>&1)
     rc=$?
     # Match the check name, not the path: MSYS2 may rewrite the path for a native pecheck.
     if [ $rc -eq 1 ] && printf '%s\n' "$out" | grep '^FAIL: ' | grep -qF ": $check:"; then
@@ -88,6 +110,27 @@ else
     negative nointeg "dll characteristics" "FORCE_INTEGRITY cleared"
     negative nounwind "unwind data" "an empty exception directory (.pdata)"
     negative nosig "certificate table" "a zeroed certificate table directory"
+    negative oldos "os and subsystem versions" "subsystem and OS version 6.0"
+fi
+if [ -z "$clang_sys" ]; then
+    fail "negative nocet: no clang-built .sys among the FILEs"
+else
+    negative nocet "cet compatible" "a driver without the CET-compatible mark" "$clang_sys"
+fi
+
+# The switch works both ways: a copy signed with the other setting reports the other answer.
+if [ -n "$first_sys" ]; then
+    other=--page-hashes other_want=yes
+    [ "$want_page_hashes" = yes ] && other= other_want=no
+    key=${cafile%.crt}.key
+    if [ -f "$key" ] &&
+        toolchain/sign.sh --cert "$cafile" --key "$key" $other --cafile "$cafile" \
+            "$(dirname "$first_sys")/unsigned/$(basename "$first_sys")" "$tmp/other.sys" >/dev/null 2>&1 &&
+        [ "$(page_hashes "$tmp/other.sys")" = "$other_want" ]; then
+        pass "sign.sh ${other:-without --page-hashes}: page hashes: $other_want"
+    else
+        fail "sign.sh ${other:-without --page-hashes} did not give page hashes: $other_want"
+    fi
 fi
 
 echo "pe: $passed passed, $failed failed"
