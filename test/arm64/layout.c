@@ -296,6 +296,8 @@ void SanctumLayout(void)
     VALUE("SharedSystemTime", SharedSystemTime);
     VALUE("SharedInterruptTime", SharedInterruptTime);
     VALUE("PAGE_SIZE", PAGE_SIZE);
+    VALUE("PASSIVE_LEVEL", PASSIVE_LEVEL);
+    VALUE("APC_LEVEL", APC_LEVEL);
     VALUE("DISPATCH_LEVEL", DISPATCH_LEVEL);
 
     /* Our public contract (include/sanctum/ioctl.h) and the driver's own state. */

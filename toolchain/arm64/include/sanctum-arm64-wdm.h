@@ -11,28 +11,28 @@
 #define SANCTUM_ARM64_WDM_H
 
 /*
- * IRQLs: Microsoft Learn, "Managing Hardware Priorities" (PASSIVE_LEVEL 0, APC_LEVEL 1,
- * DISPATCH_LEVEL 2 on every architecture); LOW_LEVEL is PASSIVE_LEVEL as in wdm.h's
- * AMD64 block. Device IRQLs above DISPATCH_LEVEL are left out.
+ * The software IRQLs: 0, 1 and 2 in every architecture block of wdm.h (x86, AMD64, IA64,
+ * PPC, MIPS). The hardware IRQLs above DISPATCH_LEVEL differ between architectures and
+ * are left out.
  */
 #define PASSIVE_LEVEL 0
-#define LOW_LEVEL 0
 #define APC_LEVEL 1
 #define DISPATCH_LEVEL 2
 
 /*
- * Windows on ARM64 uses 4 KB pages (Microsoft Learn, "Overview of ARM64 ABI conventions":
- * the default page size is 4 KB), as AMD64 does.
+ * Windows on Arm uses 4 KB pages, as AMD64 does (NVIDIA, DGX Station development guide,
+ * "Page Size": "Windows on ARM is configured for 4 KB pages").
  */
 #define PAGE_SIZE 0x1000
-#define PAGE_SHIFT 12L
 
 /*
- * The shared user data page: kernel address 0xFFFFF780`00000000 in 64-bit Windows, ARM64
- * included (Geoff Chappell, "KUSER_SHARED_DATA", studies/windows/km/ntoskrnl/inc/api/
- * ntexapi_x/kuser_shared_data; Microsoft Learn's KUSER_SHARED_DATA page lists the ARM64-only
- * members in the same structure). InterruptTime and SystemTime are at 0x08 and 0x14 as for
- * AMD64: test/arm64/layout.c compares KUSER_SHARED_DATA between the x64 and ARM64 builds.
+ * The shared user data page: kernel address 0xFFFFF780`00000000 in 64-bit Windows (Geoff
+ * Chappell, https://www.geoffchappell.com/studies/windows/km/ntoskrnl/inc/api/ntexapi_x/
+ * kuser_shared_data/index.htm: "0xFFDF0000 or 0xFFFFF780`00000000, respectively, in 32-bit
+ * and 64-bit Windows"); Microsoft Learn's KUSER_SHARED_DATA page (ntddk.h) describes one
+ * structure for every architecture, with ARM64-only members in it. InterruptTime and
+ * SystemTime are at 0x08 and 0x14 as for AMD64: test/arm64/layout.c compares
+ * KUSER_SHARED_DATA and these addresses between the x64 and ARM64 builds.
  */
 #define KI_USER_SHARED_DATA 0xFFFFF78000000000ULL
 #define SharedInterruptTime (KI_USER_SHARED_DATA + 0x8)
@@ -61,10 +61,5 @@ FORCEINLINE ULONG64 SanctumReadKSystemTime(ULONG_PTR Address)
 #define KeQueryInterruptTime() SanctumReadKSystemTime(SharedInterruptTime)
 #define KeQuerySystemTime(CurrentCount) \
     (*(ULONG64 *)(CurrentCount) = SanctumReadKSystemTime(SharedSystemTime))
-
-/* KeSaveFloatingPointState's parameter type; ARM64 kernel code saves no FP state this way. */
-typedef struct _KFLOATING_SAVE {
-    ULONG Dummy;
-} KFLOATING_SAVE, *PKFLOATING_SAVE;
 
 #endif
