@@ -106,6 +106,9 @@ KERNEL_SRC := $(wildcard src/kernel/*.c)
 USER_SRC := $(wildcard src/user/*.c)
 E2E_SRC := $(wildcard test/e2e/*.c)
 
+# ARM64: its flags, generated headers and import library, and its part of make check.
+include toolchain/arm64.mk
+
 # Tools are checked before anything is built, so a missing one stops make at once.
 need = $(if $(shell command -v $(1) 2>/dev/null),,$(error $(1) not found: install $(2), or run make setup))
 BUILD_GOALS := $(filter-out help setup clean distclean,$(or $(MAKECMDGOALS),all))
@@ -204,7 +207,7 @@ build-$(1): $$($(1)_SHIPPED) $$($(1)_DEBUG)
 endef
 $(foreach tc,$(TOOLCHAINS),$(eval $(call toolchain_rules,$(tc))))
 
-all: build-$(TOOLCHAIN)
+all: $(or $(ARCH_ALL),build-$(TOOLCHAIN))
 
 $(SIGN_STAMP):
 	@mkdir -p $(@D)
@@ -281,12 +284,12 @@ analyze:
 
 # The bundle for a test VM, from the clang build (its PDBs are what WinDbg reads).
 DIST_ZIP := $(BUILD)/dist/$(DRIVER_NAME)-$(VERSION)-$(ARCH).zip
-DIST_FILES := $(clang_SHIPPED) $(clang_DEBUG)
+DIST_FILES := $(or $(ARCH_DIST_FILES),$(clang_SHIPPED) $(clang_DEBUG))
 dist: $(DIST_ZIP)
 $(DIST_ZIP): $(DIST_FILES) $(CAFILE) toolchain/make-dist.sh $(wildcard toolchain/dist/*)
 	$(call msg,ZIP,$@)
 	@mkdir -p $(@D)
-	$(Q)toolchain/make-dist.sh $@ $(DRIVER_NAME) $(DISPLAY_NAME) $(VERSION) $(CAFILE) $(DIST_FILES)
+	$(Q)toolchain/make-dist.sh $@ $(DRIVER_NAME) $(DISPLAY_NAME) $(VERSION) $(ARCH) $(CAFILE) $(DIST_FILES)
 
 # ---- make vm-test: the end-to-end suite in the user's Windows test-signing VM, over OpenSSH.
 # test/vm/run.sh copies the dist bundle and the clang build's suite there and runs them;
@@ -340,7 +343,7 @@ help:
 	@echo
 	@echo 'Targets:'
 	@echo '  all        build and sign sanctum.sys and sanctumctl.exe (default)'
-	@echo '  check      build with every toolchain and run every test suite'
+	@echo '  check      build with every toolchain and ARM64, run every test suite'
 	@echo '  analyze    clang static analyzer and cppcheck over driver and client'
 	@echo '  fuzz       run the libFuzzer target for FUZZ_TIME seconds; new inputs in $(FUZZ_OUT)/corpus'
 	@echo '  repro-check  two clean builds in two directories give identical binaries'
@@ -349,6 +352,7 @@ help:
 	@echo '  dist       build/dist/$(DRIVER_NAME)-$(VERSION)-$(ARCH).zip: the bundle for a test VM'
 	@echo '  vm-test    VM=user@host [VM_PORT=22] [VM_DIR=dir]: the end-to-end suite in a Windows'
 	@echo '             test-signing VM over OpenSSH (see README, Test on a real Windows VM)'
+	@echo '  arm64-def  rewrite toolchain/arm64/ntoskrnl.def from the x64 driver'"'"'s imports (after adding one)'
 	@echo '  compile_commands.json  the compile database for editors (clangd), made with bear'
 	@echo '  setup      install the Debian/Ubuntu packages the build and tests need'
 	@echo '  clean      remove build outputs (keeps the test certificate in $(CERT_DIR))'
@@ -356,7 +360,7 @@ help:
 	@echo
 	@echo 'Variables:'
 	@echo '  TOOLCHAIN=clang|gcc   compiler and linker (default clang); outputs in $(BUILD)/$(ARCH)-$$TOOLCHAIN/'
-	@echo '  ARCH=x64              target architecture'
+	@echo '  ARCH=x64|arm64        target architecture (arm64: the driver only, TOOLCHAIN=clang)'
 	@echo '  DRIVER_NAME=name      rename the driver for a fork: files, service, device, link,'
 	@echo '                        log prefix and pool tag follow (default sanctum)'
 	@echo '  CERT=crt.pem KEY=key.pem   sign with your own certificate (CAFILE= to verify against another CA)'

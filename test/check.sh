@@ -29,6 +29,9 @@ run repro test/repro.sh
 run dist test/dist.sh build/host/pecheck
 # shellcheck disable=SC2086
 run pe test/pe/run.sh build/host/pecheck build/cert/sanctum-test.crt $shipped
+# ARM64: the same PE checks for its driver, then what can be proven without ARM64 hardware.
+run pe-arm64 env PE_MACHINE=arm64 test/pe/run.sh build/host/pecheck build/cert/sanctum-test.crt build/arm64-clang/sanctum.sys
+run arm64 test/arm64/run.sh build/x64-clang build/arm64-clang
 # make bench, quick: its report complete and well formed (never its figures).
 run bench test/bench/run.sh --quick
 for out in "$@"; do

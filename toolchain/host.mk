@@ -10,6 +10,9 @@ endif
 
 TRIPLE.x64 := x86_64-w64-mingw32
 PEMACHINE.x64 := x64
+# Windows on Arm: the driver only, with clang (toolchain/arm64.mk).
+TRIPLE.arm64 := aarch64-w64-mingw32
+PEMACHINE.arm64 := arm64
 TRIPLE := $(TRIPLE.$(ARCH))
 ifeq ($(TRIPLE),)
 $(error ARCH=$(ARCH) is not supported; supported: $(patsubst TRIPLE.%,%,$(filter TRIPLE.%,$(.VARIABLES))))

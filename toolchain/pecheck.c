@@ -6,7 +6,7 @@
  * The input is untrusted: the whole file is read into memory and every offset
  * taken from it is bounds-checked before use.
  *
- *   pecheck --kind driver|exe [--machine x64] [--signed] [--cet] FILE...
+ *   pecheck --kind driver|exe [--machine x64|arm64] [--signed] [--cet] FILE...
  *
  * A driver's subsystem and OS versions must be 10.0 (what the WDK writes); --cet requires the
  * CET-compatible mark (a debug directory entry of type 20 with its bit 0x1 set).
@@ -16,8 +16,9 @@
  * unreadable or malformed file.
  *
  * TEST SUPPORT ONLY (for test/pe/run.sh, not a shipping feature):
- *   pecheck --mutate checksum|wx|nx|nointeg|nounwind|nosig|oldos|nocet IN OUT
- * writes a copy of IN with exactly one property broken; the checksum is
+ *   pecheck --mutate checksum|wx|nx|nointeg|nounwind|nosig|oldos|nocet|uncover IN OUT
+ * writes a copy of IN with exactly one property broken (uncover: the ARM64 unwind
+ * entry of the function holding the entry point is removed); the checksum is
  * recomputed when IN's was valid, so only the targeted check should fail.
  */
 #include <errno.h>
@@ -49,7 +50,12 @@ enum { RC_OK = 0, RC_FAIL = 1, RC_ERROR = 2 };
 #define DEBUG_ENTRY_SIZE 28u
 #define DEBUG_TYPE_EX_DLLCHARACTERISTICS 20u
 #define DLLCHAR_EX_CET_COMPAT 0x1u
-#define RUNTIME_FUNCTION_SIZE 12u
+#define MACHINE_AMD64 0x8664u
+#define MACHINE_ARM64 0xAA64u
+#define ARM64_BL_MASK 0xFC000000UL /* BL imm26 */
+#define ARM64_BL 0x94000000UL
+#define ARM64_BLR_MASK 0xFFFFFC1FUL /* BLR Xn */
+#define ARM64_BLR 0xD63F0000UL
 #define DIR_BASERELOC 5u
 #define SUBSYSTEM_NATIVE 1u
 #define SUBSYSTEM_CONSOLE 3u
@@ -81,11 +87,13 @@ enum { RC_OK = 0, RC_FAIL = 1, RC_ERROR = 2 };
 struct machine {
     const char *name;
     uint16_t value;
+    unsigned pdata_entry;
 };
 
-/* --machine values; add { "arm64", 0xAA64 } once the build can target it. */
+/* --machine values and the size of their .pdata entries (RUNTIME_FUNCTION). */
 static const struct machine machines[] = {
-    { "x64", 0x8664 }, /* IMAGE_FILE_MACHINE_AMD64 */
+    { "x64", MACHINE_AMD64, 12 },
+    { "arm64", MACHINE_ARM64, 8 },
 };
 
 enum kind { KIND_NONE, KIND_DRIVER, KIND_EXE };
@@ -560,18 +568,117 @@ static void check_relocs(struct image *im)
         report(im, 1, "relocations", "%lu bytes", (unsigned long)d.size);
 }
 
-/* x64 Windows unwinds every frame through .pdata: without it an exception is a bugcheck. */
+/*
+ * The code range an ARM64 .pdata entry covers: FunctionLength is in 4-byte units, in the
+ * packed form (flag 1 or 2) in bits 2-12 of the second word, else in bits 0-17 of the
+ * .xdata record it points to. Returns 0, or -1 when the entry cannot be read.
+ */
+static int arm64_function_end(const struct image *im, size_t entry, uint64_t *begin,
+                              uint64_t *end)
+{
+    uint32_t unwind = rd32(im, (uint64_t)entry + 4), len;
+    size_t off, avail;
+
+    *begin = rd32(im, entry);
+    if ((unwind & 3u) == 1u || (unwind & 3u) == 2u) {
+        len = (unwind >> 2) & 0x7FFu;
+    } else if ((unwind & 3u) == 0u && rva_to_off(im, unwind, &off, &avail) == 0 && avail >= 4) {
+        len = rd32(im, off) & 0x3FFFFu;
+    } else {
+        return -1;
+    }
+    *end = *begin + (uint64_t)len * 4u;
+    return 0;
+}
+
+/*
+ * ARM64: the entries are sorted and each lies in executable code, and every instruction
+ * that calls (BL, BLR) lies inside one, so that every non-leaf function (one that saves
+ * its return address) can be unwound. Leaf functions need no entry.
+ */
+static void check_unwind_arm64(struct image *im, size_t pdata, uint32_t n)
+{
+    uint64_t prev_end = 0, begin, end;
+    uint32_t i, calls = 0;
+    unsigned s;
+
+    for (i = 0; i < n; i++) {
+        int sec;
+
+        if (arm64_function_end(im, pdata + (size_t)i * 8u, &begin, &end) != 0) {
+            report(im, 0, "unwind data", "entry %lu has unreadable unwind data", (unsigned long)i);
+            return;
+        }
+        sec = find_section(im, (uint32_t)begin);
+        if (sec < 0 || !(sec_field(im, (unsigned)sec, SH_CHARACTERISTICS) & SCN_MEM_EXECUTE)) {
+            report(im, 0, "unwind data", "entry %lu starts at 0x%lx, outside executable code",
+                   (unsigned long)i, (unsigned long)begin);
+            return;
+        }
+        if (begin < prev_end) {
+            report(im, 0, "unwind data", "entry %lu (0x%lx) is out of order or overlaps",
+                   (unsigned long)i, (unsigned long)begin);
+            return;
+        }
+        prev_end = end;
+    }
+    for (s = 0; s < im->nsect; s++) {
+        uint64_t va = sec_field(im, s, SH_VADDR), raw = sec_field(im, s, SH_RAWPTR);
+        uint64_t size = sec_field(im, s, SH_RAWSIZE), vs = sec_vsize(im, s), rva;
+
+        if (!(sec_field(im, s, SH_CHARACTERISTICS) & SCN_MEM_EXECUTE))
+            continue;
+        if (vs < size)
+            size = vs;
+        if (!in_bounds(im->len, raw, size))
+            size = 0;
+        for (rva = va; rva + 4 <= va + size; rva += 4) {
+            uint32_t insn = rd32(im, raw + (rva - va)), lo = 0, hi = n;
+
+            if ((insn & ARM64_BL_MASK) != ARM64_BL && (insn & ARM64_BLR_MASK) != ARM64_BLR)
+                continue;
+            calls++;
+            /* The entries are sorted (checked above): the last one starting at or before rva. */
+            while (hi - lo > 1) {
+                uint32_t mid = lo + (hi - lo) / 2;
+                arm64_function_end(im, pdata + (size_t)mid * 8u, &begin, &end);
+                if (begin <= rva)
+                    lo = mid;
+                else
+                    hi = mid;
+            }
+            arm64_function_end(im, pdata + (size_t)lo * 8u, &begin, &end);
+            if (rva < begin || rva >= end) {
+                report(im, 0, "unwind data", "the call at 0x%lx is in no .pdata entry: its "
+                                             "function cannot be unwound", (unsigned long)rva);
+                return;
+            }
+        }
+    }
+    report(im, 1, "unwind data", "%lu functions, all %lu calls covered", (unsigned long)n,
+           (unsigned long)calls);
+}
+
+/* Windows unwinds every kernel frame through .pdata: without it an exception is a bugcheck. */
 static void check_unwind(struct image *im)
 {
     struct dir d = get_dir(im, DIR_EXCEPTION);
+    const struct machine *m = machine_by_value(rd16(im, im->coff + COFF_MACHINE));
+    unsigned entry = m ? m->pdata_entry : 12u;
+    size_t off, avail;
 
     if (d.rva == 0 || d.size == 0)
         report(im, 0, "unwind data", "exception directory (.pdata) is empty");
-    else if (d.size % RUNTIME_FUNCTION_SIZE)
+    else if (d.size % entry)
         report(im, 0, "unwind data", "exception directory size %lu is not a multiple of %u",
-               (unsigned long)d.size, RUNTIME_FUNCTION_SIZE);
+               (unsigned long)d.size, entry);
+    else if (m && m->value == MACHINE_ARM64 && rva_to_off(im, d.rva, &off, &avail) == 0 &&
+             avail >= d.size)
+        check_unwind_arm64(im, off, d.size / entry);
+    else if (m && m->value == MACHINE_ARM64)
+        report(im, 0, "unwind data", "exception directory is not backed by file data");
     else
-        report(im, 1, "unwind data", "%lu functions", (unsigned long)(d.size / RUNTIME_FUNCTION_SIZE));
+        report(im, 1, "unwind data", "%lu functions", (unsigned long)(d.size / entry));
 }
 
 /*
@@ -840,6 +947,33 @@ static int check_file(const char *path, const struct opts *o)
     return rc;
 }
 
+/* TEST SUPPORT: drop the ARM64 .pdata entry whose function holds the entry point. */
+static int uncover(struct image *im)
+{
+    uint64_t e = (uint64_t)im->opt + OPT_FIXED_SIZE + (uint64_t)DIR_EXCEPTION * 8;
+    struct dir d = get_dir(im, DIR_EXCEPTION);
+    uint32_t ep = rd32(im, im->opt + OH_ENTRY), n = d.size / 8u, i;
+    uint64_t begin, end;
+    size_t off, avail;
+
+    if (rd16(im, im->coff + COFF_MACHINE) != MACHINE_ARM64 || n == 0 ||
+        rva_to_off(im, d.rva, &off, &avail) != 0 || avail < d.size) {
+        fprintf(stderr, "pecheck: --mutate uncover: %s has no ARM64 .pdata\n", im->path);
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        if (arm64_function_end(im, off + (size_t)i * 8u, &begin, &end) == 0 && ep >= begin &&
+            ep < end) {
+            memmove(im->buf + off + (size_t)i * 8u, im->buf + off + (size_t)(i + 1) * 8u,
+                    (size_t)(n - 1 - i) * 8u);
+            memset(im->buf + off + (size_t)(n - 1) * 8u, 0, 8);
+            return wr32(im, e + 4, d.size - 8u);
+        }
+    }
+    fprintf(stderr, "pecheck: --mutate uncover: no .pdata entry covers the entry point\n");
+    return -1;
+}
+
 /* TEST SUPPORT: break one property of IN and write the result to OUT. */
 static int mutate(const char *mode, const char *in, const char *out)
 {
@@ -881,6 +1015,8 @@ static int mutate(const char *mode, const char *in, const char *out)
     } else if (strcmp(mode, "nounwind") == 0) {
         uint64_t e = (uint64_t)im.opt + OPT_FIXED_SIZE + (uint64_t)DIR_EXCEPTION * 8;
         err = wr32(&im, e, 0) || wr32(&im, e + 4, 0);
+    } else if (strcmp(mode, "uncover") == 0) {
+        err = uncover(&im);
     } else if (strcmp(mode, "nosig") == 0) {
         struct dir d = get_dir(&im, DIR_SECURITY);
         uint64_t e = (uint64_t)im.opt + OPT_FIXED_SIZE + (uint64_t)DIR_SECURITY * 8;
@@ -901,7 +1037,7 @@ static int mutate(const char *mode, const char *in, const char *out)
             err = wr32(&im, entry + 12, 0); /* the entry's type becomes "unknown" */
         }
     } else {
-        fprintf(stderr, "pecheck: --mutate: unknown mode '%s' (checksum|wx|nx|nointeg|nounwind|nosig|oldos|nocet)\n", mode);
+        fprintf(stderr, "pecheck: --mutate: unknown mode '%s' (checksum|wx|nx|nointeg|nounwind|nosig|oldos|nocet|uncover)\n", mode);
         err = -1;
     }
     if (!err && valid)
@@ -925,7 +1061,7 @@ static int usage(const char *msg)
 {
     if (msg)
         fprintf(stderr, "pecheck: %s\n", msg);
-    fprintf(stderr, "usage: pecheck --kind driver|exe [--machine x64] [--signed] [--cet] FILE...\n");
+    fprintf(stderr, "usage: pecheck --kind driver|exe [--machine x64|arm64] [--signed] [--cet] FILE...\n");
     return RC_ERROR;
 }
 

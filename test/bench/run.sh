@@ -338,6 +338,10 @@ for tc in $toolchains; do
     record_size "$tc" minimal.sys "$(dirname "$signed")/unsigned/minimal.sys" "$signed"
     eval "null_$tc=\$(like_driver \"\$tc\" nulldrv test/bench/nulldrv.c)"
 done
+# The ARM64 driver (clang only), built in the same tree; no floor of its own.
+(cd "$tree" && make -j"$jobs" ARCH=arm64) >"$work/arm64.log" 2>&1 ||
+    die "make ARCH=arm64 failed: see ${work#"$root"/}/arm64.log"
+record_size clang-arm64 "$sys" "$tree/build/arm64-clang/unsigned/$sys" "$tree/build/arm64-clang/$sys"
 
 # ---- 3. CPU per request: callgrind's instruction counts on the host build ----
 
@@ -485,6 +489,9 @@ for tc in $toolchains; do
         .wine.toolchains[$t].tests | length == 9 and
         all(.[]; .driver.median > 0 and .null.median > 0 and .ratio > 0)' "$r"
 done
+check "size clang-arm64 $sys: signed and unsigned sizes, sections with .text" jq -e --arg b "$sys" '
+    .size.toolchains["clang-arm64"].binaries[$b] | .signed > .unsigned and .unsigned > 0 and
+    .signed_sections_same and ([.sections[] | select(.name == ".text" and .virtual_size > 0)] | length == 1)' "$r"
 check "wine: winebench.exe exited 0" jq -e '.wine.exit == 0' "$r"
 for cc in gcc clang; do
     check "cpu $cc: the bench checked every reply" jq -e --arg c "$cc" '.cpu.compilers[$c].ok' "$r"

@@ -53,6 +53,8 @@ split("\n") | map(select(length > 0) | split("\t"))
     | .ratio_median = ratio(.make.median; .floor.median)
     | . + $info)
 | .size.toolchains |= map_values(
+    # ARM64 has no minimal driver to compare with.
+    if .binaries["minimal.sys"] == null then . else
     . as $tc
     | ($tc.binaries | to_entries | map(select(.key | endswith(".sys")) | .key)
         | map(select(. != "minimal.sys")) | first) as $driver
@@ -62,7 +64,7 @@ split("\n") | map(select(length > 0) | split("\t"))
         unsigned: ratio($tc.binaries[$driver].unsigned; $tc.binaries["minimal.sys"].unsigned),
         signed: ratio($tc.binaries[$driver].signed; $tc.binaries["minimal.sys"].signed),
         text: ratio(text($driver); text("minimal.sys")),
-        text_bytes_added: (text($driver) - text("minimal.sys"))})
+        text_bytes_added: (text($driver) - text("minimal.sys"))} end)
 | .cpu.method = "callgrind instruction counts (Ir) per request, host build of the driver's sources against test/unit/shim at -O2 (driver sources with -ffreestanding -fno-stack-protector, as in the kernel build), glibc string functions kept off rep movsb/stosb"
 | .cpu.compilers |= map_values(
     .scenarios |= map_values(

@@ -32,7 +32,7 @@ def order: [".text", ".rdata", ".data", ".bss", ".pdata", ".xdata", ".idata", ".
   "",
   "## Size",
   "",
-  "Bytes of each file, unsigned and signed, and the virtual size of each section (the same in the signed file: the signature lies outside them). `minimal.sys` is the floor: a device, its link and an unload routine (`test/bench/minimal.c`), compiled, linked (with the same version resource) and signed by the driver's own commands.",
+  "Bytes of each file, unsigned and signed, and the virtual size of each section (the same in the signed file: the signature lies outside them). `minimal.sys` is the floor: a device, its link and an unload routine (`test/bench/minimal.c`), compiled, linked (with the same version resource) and signed by the driver's own commands. *clang-arm64* is the ARM64 driver (`make ARCH=arm64`), without a floor of its own.",
   "",
   ([$r.size.toolchains[].binaries[].sections[].name | secname] | unique) as $present
   | (order | map(select(. as $n | $present | index($n)))) as $names
@@ -44,7 +44,7 @@ def order: [".text", ".rdata", ".data", ".bss", ".pdata", ".xdata", ".idata", ".
       | ([$t, .key, ($b.unsigned | tostring), ($b.signed | tostring)] +
          ($names | map(($s[.] // null) | if . == null then "-" else tostring end))) | row),
   "",
-  ($r.size.toolchains | to_entries[] | .key as $t | .value.driver_vs_minimal |
+  ($r.size.toolchains | to_entries[] | .key as $t | .value.driver_vs_minimal // empty |
     "- \($t): \(.driver) is \(.unsigned | x) the minimal driver unsigned, \(.signed | x) signed; its code (.text) \(.text | x), \(.text_bytes_added) bytes more."),
   "",
   "## CPU per request",
