@@ -320,7 +320,8 @@ compile_commands.json:
 	bear --output $@ -- $(MAKE) --no-print-directory -B build-$(TOOLCHAIN)
 
 # The driver's costs against their floors, both toolchains: build time, sizes, CPU per request
-# (callgrind) and throughput under Wine, in build/bench/report.md and report.json. It builds
+# and per event callback (callgrind), events per second on the host, throughput and
+# mark-to-consumer latency under Wine, in build/bench/report.md and report.json. It builds
 # in its own copy of the tree under build/bench/; make check runs its quick mode.
 bench:
 	@test/bench/run.sh
@@ -347,7 +348,8 @@ help:
 	@echo '  analyze    clang static analyzer and cppcheck over driver and client'
 	@echo '  fuzz       run the libFuzzer target for FUZZ_TIME seconds; new inputs in $(FUZZ_OUT)/corpus'
 	@echo '  repro-check  two clean builds in two directories give identical binaries'
-	@echo '  bench      build time, sizes, CPU per request and Wine throughput against their floors'
+	@echo '  bench      build time, sizes, CPU per request and per event, events/s, Wine throughput'
+	@echo '             and mark-to-consumer latency against their floors'
 	@echo '             (build/bench/report.md and report.json; about 2 minutes)'
 	@echo '  dist       build/dist/$(DRIVER_NAME)-$(VERSION)-$(ARCH).zip: the bundle for a test VM'
 	@echo '  vm-test    VM=user@host [VM_PORT=22] [VM_DIR=dir]: the end-to-end suite in a Windows'

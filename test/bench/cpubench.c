@@ -5,7 +5,8 @@
  * scenario runs once to warm up, then its measured repetitions, then dumps callgrind's
  * counters with a label that run.sh parses. Collection is on only inside the toggled
  * functions (run.sh passes --toggle-collect): the driver's dispatch routines (the IRP path),
- * the bench_direct_* wrappers of the IRP-free handlers, and the bench_floor_* functions.
+ * the bench_direct_* wrappers of the IRP-free handlers, the bench_floor_* functions, and the
+ * driver's thread callback (SanctumOnThread, fired through the shim as ntoskrnl fires it).
  * Outside valgrind the macros do nothing and the program only checks every reply.
  * Usage: cpubench callgrind REPS   (under valgrind; prints only "cpubench: ok" or failures)
  *        cpubench time SAMPLES     (native; "time<TAB>scenario<TAB>mode<TAB>ns per request")
@@ -26,7 +27,7 @@
 DRIVER_INITIALIZE DriverEntry;
 
 static UCHAR *in, *out;
-static SHIM_FILE *file;
+static SHIM_FILE *file, *events_file;
 static SANCTUM_STATE direct_state;
 static PSANCTUM_HANDLE direct_handle;
 static int failures;
@@ -159,6 +160,95 @@ static void count_scenario(const char *name, KIND kind, ULONG len, ULONG reps)
     }
 }
 
+/*
+ * The thread callback, from its entry to its return, one subscriber: nobody subscribed (the
+ * fast path), the record queued, and the record queued then handed to a pending GET_EVENTS,
+ * which completes. The requests for the last one are sent before the counters are zeroed, so
+ * that only the callbacks are counted (at most SANCTUM_MAX_PENDING_PER_HANDLE).
+ */
+typedef enum { EVENT_NONE, EVENT_QUEUED, EVENT_PENDING } EVENT_KIND;
+#define THREAD_RECORD (sizeof(SANCTUM_EVENT_HEADER) + sizeof(SANCTUM_THREAD))
+#define BATCH SANCTUM_MAX_EVENT_SIZE
+
+static ULONG64 thread_id;
+
+static void fire_thread(void)
+{
+    ULONG called = shim_notify_thread((HANDLE)(ULONG_PTR)4, (HANDLE)(ULONG_PTR)++thread_id, TRUE);
+
+    check(called == 1, "the driver's thread callback is registered");
+}
+
+/* The records queued since the last drain, each a whole THREAD record; then none is left. */
+static void drain_events(ULONG expected)
+{
+    const SANCTUM_EVENT_HEADER *h = (const SANCTUM_EVENT_HEADER *)out;
+    ULONG_PTR info = 0;
+    NTSTATUS status = shim_ioctl(events_file, IOCTL_SANCTUM_GET_EVENTS, NULL, 0, out, BATCH, &info);
+
+    check(status == STATUS_SUCCESS && info == expected * THREAD_RECORD &&
+              h->Size == THREAD_RECORD && h->Type == SANCTUM_EVENT_THREAD_CREATE,
+          "the queued THREAD records");
+}
+
+static void count_events(const char *name, EVENT_KIND kind, ULONG reps)
+{
+    SHIM_ASYNC *pending[SANCTUM_MAX_PENDING_PER_HANDLE];
+    UCHAR *batches = NULL;
+    char label[128];
+    ULONG i, requests = kind == EVENT_PENDING ? reps + 1 : 0;
+    ULONG_PTR info;
+    /* The record's bytes that the driver copies: into the queue, then into the request. */
+    ULONG copied = kind == EVENT_NONE ? 0 : kind == EVENT_QUEUED ? THREAD_RECORD : 2 * THREAD_RECORD;
+
+    if (requests > SANCTUM_MAX_PENDING_PER_HANDLE) {
+        check(0, "REPS + 1 pending GET_EVENTS fit in SANCTUM_MAX_PENDING_PER_HANDLE");
+        return;
+    }
+    if (requests)
+        batches = malloc((size_t)requests * BATCH);
+    for (i = 0; i < requests && batches; i++) {
+        pending[i] = shim_ioctl_async(events_file, IOCTL_SANCTUM_GET_EVENTS, NULL, 0,
+                                      batches + (size_t)i * BATCH, BATCH);
+        check(shim_async_pended(pending[i]), "GET_EVENTS pends on an empty queue");
+    }
+    fire_thread(); /* warm-up */
+    CALLGRIND_ZERO_STATS;
+    for (i = 0; i < reps; i++)
+        fire_thread();
+    snprintf(label, sizeof(label), "bench scenario=%s mode=callback reps=%lu bytes=%lu", name,
+             (unsigned long)reps, (unsigned long)copied);
+    CALLGRIND_DUMP_STATS_AT(label);
+    if (kind == EVENT_QUEUED)
+        drain_events(reps + 1);
+    for (i = 0; i < requests && batches; i++) {
+        const SANCTUM_EVENT_HEADER *h = (const SANCTUM_EVENT_HEADER *)(batches + (size_t)i * BATCH);
+
+        check(shim_async_done(pending[i]) &&
+                  shim_async_status(pending[i], &info) == STATUS_SUCCESS &&
+                  info == THREAD_RECORD && h->Size == THREAD_RECORD,
+              "each callback completes a pending GET_EVENTS with its record");
+        shim_async_free(pending[i]);
+    }
+    free(batches);
+}
+
+static void count_event_scenarios(ULONG reps)
+{
+    SANCTUM_SUBSCRIBE subscribe = { sizeof(subscribe),
+                                    SANCTUM_EVENT_MASK(SANCTUM_EVENT_THREAD_CREATE) |
+                                        SANCTUM_EVENT_MASK(SANCTUM_EVENT_THREAD_EXIT),
+                                    0 };
+    ULONG_PTR info;
+
+    count_events("event_unsubscribed", EVENT_NONE, reps);
+    check(shim_ioctl(events_file, IOCTL_SANCTUM_SUBSCRIBE, &subscribe, sizeof(subscribe), NULL, 0,
+                     &info) == STATUS_SUCCESS,
+          "SUBSCRIBE");
+    count_events("event_queued", EVENT_QUEUED, reps);
+    count_events("event_completes", EVENT_PENDING, reps);
+}
+
 static double now_ns(void)
 {
     struct timespec t;
@@ -228,6 +318,9 @@ int main(int argc, char **argv)
     if (NT_SUCCESS(status))
         status = shim_create(SANCTUM_DOS_DEVICE_NAME, RW, SHIM_CALLER_ADMIN, &file);
     check(NT_SUCCESS(status), "open");
+    if (NT_SUCCESS(status))
+        status = shim_create(SANCTUM_DOS_DEVICE_NAME, RW, SHIM_CALLER_ADMIN, &events_file);
+    check(NT_SUCCESS(status), "open for events");
     SanctumStateInit(&direct_state);
     check(NT_SUCCESS(SanctumOpen(&direct_state, &direct_handle)), "SanctumOpen");
     if (failures)
@@ -239,9 +332,12 @@ int main(int argc, char **argv)
     scenario("fill_64k", FILL, 64 * 1024, timing, n);
     scenario("fill_1m", FILL, 1024 * 1024, timing, n);
     scenario("write_read_4k", WRITE_READ, 4 * 1024, timing, n);
+    if (!timing)
+        count_event_scenarios(n);
 
     SanctumCleanup(&direct_state, direct_handle);
     SanctumClose(&direct_state, direct_handle);
+    shim_close(events_file);
     shim_close(file);
     shim_unload_driver(driver);
     check(shim_ledger_empty(), "the shim's ledger is empty after unload");

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: MIT
 # make bench: what the driver costs, each figure against its floor, for both toolchains in one
 # run: the build's time (make -j2 against the same commands run by a script), the binaries'
-# sizes (against a minimal driver), the driver's instructions per request (callgrind, against
-# memcpy/memset of the same bytes) and its throughput under Wine (against a null driver).
+# sizes (against a minimal driver), the driver's instructions per request and per event
+# callback (callgrind, against memcpy/memset of the same bytes), events per second end to end
+# on the host (against a ring under a mutex), and under Wine its throughput and the latency
+# of a MARK to a pending GET_EVENTS (against a null driver).
 # Writes report.md and report.json (the same figures) to build/bench/.
 # Usage: test/bench/run.sh [--quick]
 #   --quick  one repetition and short samples (seconds; make check runs it): the report goes
@@ -31,9 +33,11 @@ jobs=${BENCH_JOBS:-2}
 if [ "$quick" -eq 1 ]; then
     out=$root/build/bench/quick
     build_reps=${BENCH_REPS:-1} cpu_reps=2 time_samples=3 wine_seconds=0.02 wine_samples=1
+    events_per_producer=20000 event_samples=1 latency_samples=100
 else
     out=$root/build/bench
     build_reps=${BENCH_REPS:-5} cpu_reps=10 time_samples=7 wine_seconds=0.15 wine_samples=7
+    events_per_producer=500000 event_samples=5 latency_samples=2000
 fi
 work=$out/work
 tree=$work/tree
@@ -125,6 +129,9 @@ row meta kernel "$(uname -sr)" str
 row meta jobs "$jobs" num
 row meta build_reps "$build_reps" num
 row meta cpu_reps "$cpu_reps" num
+row meta events_per_producer "$events_per_producer" num
+row meta event_samples "$event_samples" num
+row meta latency_samples "$latency_samples" num
 row meta wine_seconds_per_sample "$wine_seconds" num
 row meta wine_samples "$wine_samples" num
 first_line() { "$@" 2>/dev/null | sed -n '/[0-9]/{s/, using:$//;p;q}' | tr -d '\r'; }
@@ -357,18 +364,20 @@ for cc in gcc clang; do
     # valgrind 3.19 cannot read clang 14's default DWARF 5.
     flags="$unit_flags -O2 -gdwarf-4"
     objs=
-    for src in src/kernel/*.c test/unit/shim/*.c test/bench/cpubench.c; do
+    for src in src/kernel/*.c test/unit/shim/*.c test/bench/cpubench.c test/bench/eventbench.c; do
         extra=
         case $src in src/kernel/*) extra=$kernel_flags ;; esac
         obj=$dir/obj/$(echo "$src" | tr / _).o
         # shellcheck disable=SC2086
         (cd "$tree" && $cc $flags $extra -c "$src" -o "$obj") >>"$dir/build.log" 2>&1 ||
             die "compiling $src for the CPU bench ($cc) failed: see ${dir#"$root"/}/build.log"
-        objs="$objs $obj"
+        case $src in test/bench/*) ;; *) objs="$objs $obj" ;; esac
     done
-    # shellcheck disable=SC2086
-    $cc -pthread $objs -o "$dir/cpubench" >>"$dir/build.log" 2>&1 ||
-        die "linking the CPU bench ($cc) failed: see ${dir#"$root"/}/build.log"
+    for prog in cpubench eventbench; do
+        # shellcheck disable=SC2086
+        $cc -pthread $objs "$dir/obj/test_bench_$prog.c.o" -o "$dir/$prog" >>"$dir/build.log" 2>&1 ||
+            die "linking the CPU bench's $prog ($cc) failed: see ${dir#"$root"/}/build.log"
+    done
     # glibc's string functions use rep movsb/stosb past a size, and callgrind counts each
     # iteration of a rep instruction as an instruction: the tunables keep them on their vector
     # loops, whose counts mean what the driver's mean.
@@ -376,7 +385,8 @@ for cc in gcc clang; do
     (cd "$dir" && GLIBC_TUNABLES=glibc.cpu.x86_rep_movsb_threshold=0x7fffffff:glibc.cpu.x86_rep_stosb_threshold=0x7fffffff \
         valgrind --tool=callgrind --collect-atstart=no --compress-strings=no --compress-pos=no \
         --toggle-collect='SanctumDispatch*' --toggle-collect='bench_direct_*' \
-        --toggle-collect='bench_floor_*' --callgrind-out-file="$dir/callgrind.out" \
+        --toggle-collect='bench_floor_*' --toggle-collect='SanctumOnThread' \
+        --callgrind-out-file="$dir/callgrind.out" \
         ./cpubench callgrind "$cpu_reps") >"$dir/callgrind.log" 2>&1 || ok=false
     for dump in "$dir"/callgrind.out.*; do
         # Kernel services: every call from the driver's code into a function of
@@ -416,6 +426,14 @@ for cc in gcc clang; do
     row cpucheck "$cc" ok "$ok"
     awk -v cc="$cc" -F'\t' '$1 == "time" { printf "cputime\t%s\t%s\t%s\t%s\n", cc, $2, $3, $4 }' \
         "$dir/time.log" >>"$results"
+    # Events per second end to end, native, against the mutex ring in the same run.
+    evok=true
+    "$dir/eventbench" "$events_per_producer" "$event_samples" >"$dir/eventbench.log" 2>&1 || evok=false
+    row eventcheck "$cc" ok "$evok"
+    awk -v cc="$cc" -F'\t' '
+        $1 == "setup" { for (i = 2; i < NF; i += 2) printf "eventsetup\t%s\t%s\n", $i, $(i + 1) }
+        $1 == "events" { printf "eventrate\t%s\t%s\t%s\t%s\t%s\t%s\n", cc, $2, $3, $4, $5, $6 }' \
+        "$dir/eventbench.log" >>"$results"
     say "cpu $cc: done"
 done
 
@@ -440,12 +458,14 @@ for tc in $toolchains; do
     set -- "$@" "$tc" "$(winpath "$tree/$(outdir "$tc")/$sys")" "$(winpath "$(eval "echo \$null_$tc")")"
 done
 status=0
-timeout 600 wine "$wdir/winebench.exe" "$wine_seconds" "$wine_samples" "$@" >"$wdir/winebench.out" \
-    2>"$wdir/wine.log" || status=$?
+timeout 600 wine "$wdir/winebench.exe" "$wine_seconds" "$wine_samples" "$latency_samples" "$@" \
+    >"$wdir/winebench.out" 2>"$wdir/wine.log" || status=$?
 wineserver -w 2>/dev/null || true
 tr -d '\r' <"$wdir/winebench.out" | awk -F'\t' '
     $1 == "result" { r = $6; for (i = 7; i <= NF; i++) r = r "," $i
                      printf "wine\t%s\t%s\t%s\t%s\t%s\n", $2, $3, $4, $5, r }
+    $1 == "latency" { r = $4; for (i = 5; i <= NF; i++) r = r "," $i
+                      printf "winelatency\t%s\t%s\t%s\n", $2, $3, r }
     $1 == "checked" { printf "winecheck\t%s\t%s\n", $2, $3 }
     $1 == "error" { print "bench: winebench: " $2 > "/dev/stderr" }' >>"$results"
 row winecheck exit "$status"
@@ -488,6 +508,10 @@ for tc in $toolchains; do
     check "wine $tc: GET_VERSION, FILL and WRITE+READ at 4 sizes, driver and null" jq -e --arg t "$tc" '
         .wine.toolchains[$t].tests | length == 9 and
         all(.[]; .driver.median > 0 and .null.median > 0 and .ratio > 0)' "$r"
+    check "wine $tc: mark-to-consumer latency, median and p99, driver and null" jq -e --arg t "$tc" \
+        --argjson n "$latency_samples" '.wine.toolchains[$t].latency |
+        all(.driver, .null; .samples == $n and .median_us > 0 and .p99_us >= .median_us) and
+        .ratio_median > 0 and .ratio_p99 > 0' "$r"
 done
 check "size clang-arm64 $sys: signed and unsigned sizes, sections with .text" jq -e --arg b "$sys" '
     .size.toolchains["clang-arm64"].binaries[$b] | .signed > .unsigned and .unsigned > 0 and
@@ -500,7 +524,19 @@ for cc in gcc clang; do
         all(.[]; .irp.driver > 0 and .irp.kernel_services >= 0 and .handler.driver > 0 and
                  .floor >= 0 and .driver_per_byte > 0 and .time_ns.handler > 0)' "$r"
 done
-for heading in "## Build" "## Size" "## CPU per request" "## Under Wine"; do
+for cc in gcc clang; do
+    check "cpu $cc: the thread callback, unsubscribed, queued and completing a request" jq -e \
+        --arg c "$cc" '.cpu.compilers[$c].events | length == 3 and
+        all(.[]; .instructions > 0 and .kernel_services >= 0 and .bytes_copied >= 0)' "$r"
+    check "events $cc: every record checked, every event received or counted as dropped" \
+        jq -e --arg c "$cc" '.events.compilers[$c].ok' "$r"
+    check "events $cc: events per second, driver and floor, and their ratio" jq -e --arg c "$cc" \
+        --argjson per "$events_per_producer" --argjson samples "$event_samples" '
+        (.events.setup.producers * $per * $samples) as $n | .events.compilers[$c] |
+        all(.driver, .floor; .median > 0 and .received + .dropped == $n) and .ratio > 0 and
+        .records_per_batch >= 1' "$r"
+done
+for heading in "## Build" "## Size" "## CPU per request" "## Events" "## Under Wine"; do
     check "report.md has '$heading'" grep -qx "$heading" "$out/report.md"
 done
 # In the tables' bodies, no empty cell and no null, nan or inf where a figure should be.

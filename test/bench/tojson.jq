@@ -26,6 +26,10 @@ split("\n") | map(select(length > 0) | split("\t"))
         .size.toolchains[$r[1]].binaries[$r[2]].sections +=
             [{name: $r[3], virtual_size: ($r[4] | tonumber), raw_size: ($r[5] | tonumber)}]
     elif $r[0] == "cpucheck" then .cpu.compilers[$r[1]][$r[2]] = ($r[3] | value)
+    elif $r[0] == "cpu" and $r[4] == "callback" then
+        .cpu.compilers[$r[1]].events[$r[2]] =
+            {bytes_copied: ($r[3] | tonumber), reps: ($r[5] | tonumber), total: ($r[6] | tonumber),
+             kernel: ($r[7] | tonumber), top: $r[8], top_ir: ($r[9] | tonumber)}
     elif $r[0] == "cpu" then
         .cpu.compilers[$r[1]].scenarios[$r[2]].bytes = ($r[3] | tonumber)
         | .cpu.compilers[$r[1]].scenarios[$r[2]].raw[$r[4]] =
@@ -39,6 +43,14 @@ split("\n") | map(select(length > 0) | split("\t"))
             | .unit = (if $r[2] == "get_version" then "calls/s" else "MiB/s" end)
             | .[$r[4]] = {samples: ($r[5] | split(",") | map(tonumber
                 | if $r[2] == "get_version" then . else mib end))})
+    elif $r[0] == "eventsetup" then .events.setup[$r[1]] = ($r[2] | tonumber)
+    elif $r[0] == "eventcheck" then .events.compilers[$r[1]].ok = ($r[3] | value)
+    elif $r[0] == "eventrate" then
+        .events.compilers[$r[1]][$r[2]] |= (
+            .samples += [$r[3] | tonumber] | .received += ($r[4] | tonumber)
+            | .dropped += ($r[5] | tonumber) | .batches += ($r[6] | tonumber))
+    elif $r[0] == "winelatency" then
+        .wine.toolchains[$r[1]].latency[$r[2]].samples_us = ($r[3] | split(",") | map(tonumber))
     elif $r[0] == "winecheck" then
         if $r[1] == "exit" then .wine.exit = ($r[2] | tonumber)
         else .wine.toolchains[$r[1]].checked_failures = ($r[2] | tonumber) end
@@ -67,6 +79,14 @@ split("\n") | map(select(length > 0) | split("\t"))
         text_bytes_added: (text($driver) - text("minimal.sys"))} end)
 | .cpu.method = "callgrind instruction counts (Ir) per request, host build of the driver's sources against test/unit/shim at -O2 (driver sources with -ffreestanding -fno-stack-protector, as in the kernel build), glibc string functions kept off rep movsb/stosb"
 | .cpu.compilers |= map_values(
+    .events |= ((. // {}) | map_values(
+        . as $e
+        | {bytes_copied: $e.bytes_copied,
+           instructions: (($e.total - $e.kernel) / $e.reps),
+           kernel_services: ($e.kernel / $e.reps),
+           top_function: {name: $e.top, share: ratio($e.top_ir; $e.total - $e.kernel)}}
+        | .instructions_minus_bytes = (.instructions - .bytes_copied))))
+| .cpu.compilers |= map_values(
     .scenarios |= map_values(
         .bytes as $bytes | .raw as $raw
         | def per($m): ($raw[$m].total - $raw[$m].kernel) / $raw[$m].reps;
@@ -80,6 +100,23 @@ split("\n") | map(select(length > 0) | split("\t"))
                            share: ratio($raw.irp.top_ir; $raw.irp.total - $raw.irp.kernel)}
         | .time_ratio = ratio(.time_ns.handler; .time_ns.floor)
         | del(.raw)))
+| .events.method = "events per second from the producers' start to the last record walked, median of the samples; the floor: the same records through a ring under a pthread mutex, same threads, batches and walk"
+| .events.compilers |= ((. // {}) | map_values(
+    def rate: . + {median: (.samples | median), best: (.samples | max)};
+    (.driver |= rate) | (.floor |= rate)
+    | .records_per_batch = ratio(.driver.received; .driver.batches)
+    # The driver's rate as a share of the floor's: 1 would cost nothing over a plain ring.
+    | .ratio = ratio(.driver.median; .floor.median)))
+# Latency: the quantile q of the sorted samples (nearest rank).
+| def quantile($q): sort | .[(($q * length) | ceil) - 1];
+  .wine.toolchains |= map_values(
+    if .latency then
+        .latency |= (map_values(.samples_us as $s
+                       | {samples: ($s | length), median_us: ($s | median),
+                          p99_us: ($s | quantile(0.99)), min_us: ($s | min)})
+                     | .ratio_median = ratio(.driver.median_us; .null.median_us)
+                     | .ratio_p99 = ratio(.driver.p99_us; .null.p99_us))
+    else . end)
 | .wine.toolchains |= map_values(
     .tests |= map_values(
         .driver += {median: (.driver.samples | median), best: (.driver.samples | max)}

@@ -4,12 +4,16 @@
  * process, so install, start, measure, stop and delete all happen in here, like stress.c).
  * For each driver given, it loads that driver and the bench's null driver side by side and
  * measures, alternating between the two sample by sample: GET_VERSION round trips per second,
- * FILL and WRITE+READ throughput at each size. WRITE and READ carry at most 64 KiB a message,
+ * FILL and WRITE+READ throughput at each size, and the latency from a MARK sent on one handle
+ * to the completion of the GET_EVENTS pending on another (the null driver completes its
+ * pended request from the MARK's dispatch). WRITE and READ carry at most 64 KiB a message,
  * so larger sizes move as a series of 64 KiB write/read pairs. Every reply is checked once
- * before the timed runs. Results go to stdout as tab-separated lines that run.sh parses:
+ * before the timed runs, and every MARK record as it arrives. Results go to stdout as
+ * tab-separated lines that run.sh parses:
  *   result LABEL TEST BYTES driver|null RATE RATE ...   (calls/s, or bytes/s)
+ *   latency LABEL driver|null MICROSECONDS MICROSECONDS ...
  *   checked LABEL FAILURES
- * Usage: winebench SECONDS-PER-SAMPLE SAMPLES (LABEL DRIVER.sys NULL.sys)...
+ * Usage: winebench SECONDS-PER-SAMPLE SAMPLES LATENCY-SAMPLES (LABEL DRIVER.sys NULL.sys)...
  */
 #include "harness.h" /* test/e2e: the service helpers */
 
@@ -23,6 +27,7 @@
 static const DWORD sizes[] = { 4096, 65536, 1u << 20, 16u << 20 };
 static UCHAR *in, *out;
 static double seconds;
+static int latency_samples;
 static LARGE_INTEGER frequency;
 static int failures;
 
@@ -207,6 +212,148 @@ static void measure(const char *label, HANDLE driver, HANDLE null, int samples)
     free(n);
 }
 
+/* ---- mark-to-consumer latency ---- */
+
+/* A MARK of 12 bytes: its record is 40 bytes, the size of a thread record. */
+#define MARK_BYTES 12
+#define MARK_RECORD 40
+#define WAIT_MS 5000
+
+/* A handle for the pending side: overlapped, so that the MARK can follow the GET_EVENTS. */
+typedef struct {
+    HANDLE Consumer; /* subscribed to marks; GET_EVENTS pends here */
+    HANDLE Marker;   /* the MARKs go here */
+    OVERLAPPED Overlapped;
+    UCHAR Batch[SANCTUM_MAX_EVENT_SIZE];
+} LATENCY;
+
+static BOOL latency_open(LATENCY *l, const wchar_t *path)
+{
+    SANCTUM_SUBSCRIBE subscribe = { sizeof(subscribe), SANCTUM_EVENT_MASK(SANCTUM_EVENT_MARK), 0 };
+    OVERLAPPED ov = { 0 };
+    DWORD returned;
+    BOOL done;
+
+    l->Consumer = CreateFileW(path, RW, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_EXISTING,
+                              FILE_FLAG_OVERLAPPED, NULL);
+    l->Marker = CreateFileW(path, RW, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_EXISTING, 0,
+                            NULL);
+    l->Overlapped.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
+    if (l->Consumer == INVALID_HANDLE_VALUE || l->Marker == INVALID_HANDLE_VALUE ||
+        !l->Overlapped.hEvent) {
+        fail("opening the latency handles", GetLastError());
+        return FALSE;
+    }
+    ov.hEvent = l->Overlapped.hEvent;
+    done = DeviceIoControl(l->Consumer, IOCTL_SANCTUM_SUBSCRIBE, &subscribe, sizeof(subscribe),
+                           NULL, 0, &returned, &ov) ||
+           (GetLastError() == ERROR_IO_PENDING &&
+            GetOverlappedResult(l->Consumer, &ov, &returned, TRUE));
+    if (!done)
+        fail("SUBSCRIBE", GetLastError());
+    return done;
+}
+
+static void latency_close(LATENCY *l)
+{
+    if (l->Consumer != INVALID_HANDLE_VALUE && l->Consumer)
+        CloseHandle(l->Consumer);
+    if (l->Marker != INVALID_HANDLE_VALUE && l->Marker)
+        CloseHandle(l->Marker);
+    if (l->Overlapped.hEvent)
+        CloseHandle(l->Overlapped.hEvent);
+}
+
+/*
+ * One round: GET_EVENTS pending on the consumer handle, then the clock from just before the
+ * MARK is sent on the other handle to the moment the consumer has the completed request.
+ * Returns the microseconds, or a negative value on failure. Check: the record is our MARK.
+ */
+static double latency_round(LATENCY *l, ULONG n, BOOL check)
+{
+    const SANCTUM_EVENT_HEADER *h = (const SANCTUM_EVENT_HEADER *)l->Batch;
+    const SANCTUM_MARK *m = (const SANCTUM_MARK *)(h + 1);
+    UCHAR payload[MARK_BYTES] = "latency-";
+    DWORD returned = 0;
+    double start, end;
+
+    memcpy(payload + 8, &n, sizeof(n));
+    ResetEvent(l->Overlapped.hEvent);
+    if (DeviceIoControl(l->Consumer, IOCTL_SANCTUM_GET_EVENTS, NULL, 0, l->Batch, sizeof(l->Batch),
+                        &returned, &l->Overlapped) ||
+        GetLastError() != ERROR_IO_PENDING) {
+        fail("GET_EVENTS did not pend on an empty queue", GetLastError());
+        return -1;
+    }
+    start = now();
+    if (!DeviceIoControl(l->Marker, IOCTL_SANCTUM_MARK, payload, sizeof(payload), NULL, 0,
+                         &returned, NULL)) {
+        fail("MARK", GetLastError());
+        CancelIoEx(l->Consumer, &l->Overlapped);
+        GetOverlappedResult(l->Consumer, &l->Overlapped, &returned, TRUE);
+        return -1;
+    }
+    if (WaitForSingleObject(l->Overlapped.hEvent, WAIT_MS) != WAIT_OBJECT_0) {
+        fail("GET_EVENTS still pending after the MARK", WAIT_TIMEOUT);
+        CancelIoEx(l->Consumer, &l->Overlapped);
+        GetOverlappedResult(l->Consumer, &l->Overlapped, &returned, TRUE);
+        return -1;
+    }
+    if (!GetOverlappedResult(l->Consumer, &l->Overlapped, &returned, FALSE) ||
+        returned != MARK_RECORD) {
+        fail("GET_EVENTS after the MARK", GetLastError());
+        return -1;
+    }
+    end = now();
+    if (check && (h->Size != MARK_RECORD || h->Type != SANCTUM_EVENT_MARK ||
+                  m->Length != MARK_BYTES || memcmp(m + 1, payload, MARK_BYTES))) {
+        fail("the MARK record", h->Type);
+        return -1;
+    }
+    return (end - start) * 1e6;
+}
+
+static void report_latency(const char *label, const char *who, const double *us, int n)
+{
+    int i;
+
+    printf("latency\t%s\t%s", label, who);
+    for (i = 0; i < n; i++)
+        printf("\t%.1f", us[i]);
+    printf("\n");
+    fflush(stdout);
+}
+
+static void measure_latency(const char *label, const wchar_t *driver_path, const wchar_t *null_path)
+{
+    double *d = calloc(latency_samples, sizeof(double)), *n = calloc(latency_samples, sizeof(double));
+    static LATENCY driver, null;
+    int i, before = failures;
+
+    memset(&driver, 0, sizeof(driver));
+    memset(&null, 0, sizeof(null));
+    if (d && n && latency_open(&driver, driver_path) && latency_open(&null, null_path)) {
+        /* Warm-up, then alternating, so that a slow moment of the machine hits both alike. */
+        for (i = 0; i < 10; i++)
+            if (latency_round(&driver, i, TRUE) < 0 || latency_round(&null, i, FALSE) < 0)
+                break;
+        for (i = 0; i < latency_samples && failures == before; i++) {
+            d[i] = latency_round(&driver, i, TRUE);
+            n[i] = latency_round(&null, i, FALSE);
+            if (d[i] < 0 || n[i] < 0)
+                break;
+        }
+        if (i == latency_samples) {
+            report_latency(label, "driver", d, latency_samples);
+            report_latency(label, "null", n, latency_samples);
+        }
+    }
+    latency_close(&driver);
+    latency_close(&null);
+    free(d);
+    free(n);
+}
+
 static void bench(const char *label, const wchar_t *driver_path, const wchar_t *null_path,
                   int samples)
 {
@@ -220,14 +367,18 @@ static void bench(const char *label, const wchar_t *driver_path, const wchar_t *
     driver_service = start_service(name, driver_path);
     null_service = start_service(null_name, null_path);
     if (driver_service && null_service) {
-        driver = CreateFileW(SANCTUM_USER_DEVICE_PATH, RW, 0, NULL, OPEN_EXISTING, 0, NULL);
-        null = CreateFileW(NULL_DEVICE_PATH, RW, 0, NULL, OPEN_EXISTING, 0, NULL);
+        driver = CreateFileW(SANCTUM_USER_DEVICE_PATH, RW, FILE_SHARE_READ | FILE_SHARE_WRITE,
+                             NULL, OPEN_EXISTING, 0, NULL);
+        null = CreateFileW(NULL_DEVICE_PATH, RW, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
+                           OPEN_EXISTING, 0, NULL);
         if (driver == INVALID_HANDLE_VALUE || null == INVALID_HANDLE_VALUE) {
             fail("opening the devices", GetLastError());
         } else {
             check_driver(driver);
             if (failures == before)
                 measure(label, driver, null, samples);
+            if (failures == before)
+                measure_latency(label, SANCTUM_USER_DEVICE_PATH, NULL_DEVICE_PATH);
         }
         if (driver != INVALID_HANDLE_VALUE)
             CloseHandle(driver);
@@ -248,24 +399,26 @@ int wmain(int argc, wchar_t **argv)
     int samples, i;
     DWORD j;
 
-    if (argc < 6 || (argc - 3) % 3) {
-        fprintf(stderr, "usage: winebench SECONDS SAMPLES (LABEL DRIVER.sys NULL.sys)...\n");
+    if (argc < 7 || (argc - 4) % 3) {
+        fprintf(stderr,
+                "usage: winebench SECONDS SAMPLES LATENCY-SAMPLES (LABEL DRIVER.sys NULL.sys)...\n");
         return 2;
     }
     seconds = _wtof(argv[1]);
     samples = _wtoi(argv[2]);
+    latency_samples = _wtoi(argv[3]);
     QueryPerformanceFrequency(&frequency);
     in = VirtualAlloc(NULL, sizes[ARRAYSIZE(sizes) - 1], MEM_COMMIT, PAGE_READWRITE);
     out = VirtualAlloc(NULL, sizes[ARRAYSIZE(sizes) - 1], MEM_COMMIT, PAGE_READWRITE);
     scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_ALL_ACCESS);
-    if (!in || !out || !scm || samples < 1 || seconds <= 0) {
+    if (!in || !out || !scm || samples < 1 || seconds <= 0 || latency_samples < 1) {
         fail("setting up", GetLastError());
         return 1;
     }
     for (j = 0; j < sizes[ARRAYSIZE(sizes) - 1]; j++)
         in[j] = (UCHAR)(j * 7 + 3);
     memset(out, 0, sizes[ARRAYSIZE(sizes) - 1]);
-    for (i = 3; i + 2 < argc; i += 3) {
+    for (i = 4; i + 2 < argc; i += 3) {
         snprintf(label, sizeof(label), "%ls", argv[i]);
         bench(label, argv[i + 1], argv[i + 2], samples);
     }
