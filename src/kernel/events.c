@@ -44,13 +44,18 @@ NTSTATUS SanctumEventsInit(PSANCTUM_STATE State)
 static VOID SanctumRingWrite(PSANCTUM_SUBSCRIPTION Sub, const VOID *Record, ULONG Size)
 {
     ULONG tail = Sub->Head + Sub->Used;
-    ULONG first;
+    ULONG room;
 
     if (tail >= Sub->Capacity)
         tail -= Sub->Capacity;
-    first = Size < Sub->Capacity - tail ? Size : Sub->Capacity - tail;
-    RtlCopyMemory(Sub->Ring + tail, Record, first);
-    RtlCopyMemory(Sub->Ring, (const UCHAR *)Record + first, Size - first);
+    room = Sub->Capacity - tail;
+    if (Size <= room) {
+        RtlCopyMemory(Sub->Ring + tail, Record, Size);
+    } else {
+        /* The record wraps: its rest goes to the ring's start. */
+        RtlCopyMemory(Sub->Ring + tail, Record, room);
+        RtlCopyMemory(Sub->Ring, (const UCHAR *)Record + room, Size - room);
+    }
     Sub->Used += Size;
 }
 
@@ -60,16 +65,18 @@ static ULONG SanctumRingRead(PSANCTUM_SUBSCRIPTION Sub, PUCHAR Out, ULONG Length
     ULONG done = 0;
 
     while (Sub->Used) {
-        USHORT size;
-        ULONG first;
-
         /* Records start 8-aligned and the capacity is a multiple of 8: Size never wraps. */
-        RtlCopyMemory(&size, Sub->Ring + Sub->Head, sizeof(size));
+        USHORT size = ((const SANCTUM_EVENT_HEADER *)(Sub->Ring + Sub->Head))->Size;
+        ULONG room = Sub->Capacity - Sub->Head;
+
         if (size > Length - done)
             break;
-        first = size < Sub->Capacity - Sub->Head ? size : Sub->Capacity - Sub->Head;
-        RtlCopyMemory(Out + done, Sub->Ring + Sub->Head, first);
-        RtlCopyMemory(Out + done + first, Sub->Ring, size - first);
+        if (size <= room) {
+            RtlCopyMemory(Out + done, Sub->Ring + Sub->Head, size);
+        } else {
+            RtlCopyMemory(Out + done, Sub->Ring + Sub->Head, room);
+            RtlCopyMemory(Out + done + room, Sub->Ring, size - room);
+        }
         Sub->Head += size;
         if (Sub->Head >= Sub->Capacity)
             Sub->Head -= Sub->Capacity;
@@ -86,11 +93,6 @@ static ULONG SanctumRingRead(PSANCTUM_SUBSCRIPTION Sub, PUCHAR Out, ULONG Length
 static PVOID SanctumPendingOutput(PIRP Irp)
 {
     return Irp->Tail.Overlay.DriverContext[0];
-}
-
-static ULONG SanctumPendingLength(PIRP Irp)
-{
-    return IoGetCurrentIrpStackLocation(Irp)->Parameters.DeviceIoControl.OutputBufferLength;
 }
 
 /* The one completion of a request that was pended: counted, then completed. */
@@ -358,15 +360,25 @@ static VOID SanctumEventDrop(PSANCTUM_STATE State, ULONG Mask)
     }
 }
 
+VOID SanctumEventInit(PSANCTUM_EVENT_HEADER Header, USHORT Type)
+{
+    LARGE_INTEGER now = { .QuadPart = 0 }; /* x64's KeQuerySystemTime stores through a cast */
+
+    KeQuerySystemTime(&now);
+    Header->Size = 0;
+    Header->Type = Type;
+    Header->Flags = 0;
+    Header->Sequence = 0;
+    Header->Time = now.QuadPart;
+}
+
 PSANCTUM_EVENT_HEADER SanctumEventBegin(PSANCTUM_STATE State, USHORT Type)
 {
     PSANCTUM_EVENT_HEADER record;
-    LARGE_INTEGER now = { .QuadPart = 0 }; /* x64's KeQuerySystemTime stores through a cast */
     LONG free;
     ULONG i;
 
-    /* The common case costs one load: nobody wants this type. */
-    if (!(State->SubscribedTypes & SANCTUM_EVENT_MASK(Type)))
+    if (!SanctumEventWanted(State, Type))
         return NULL;
     do {
         free = State->StagingFree;
@@ -378,29 +390,25 @@ PSANCTUM_EVENT_HEADER SanctumEventBegin(PSANCTUM_STATE State, USHORT Type)
     } while (InterlockedCompareExchange(&State->StagingFree, free & ~SANCTUM_BIT(i), free) != free);
 
     record = (PSANCTUM_EVENT_HEADER)(State->Staging + (SIZE_T)i * SANCTUM_MAX_EVENT_SIZE);
-    KeQuerySystemTime(&now);
-    RtlZeroMemory(record, sizeof(*record));
-    record->Type = Type;
-    record->Time = now.QuadPart;
+    SanctumEventInit(record, Type);
     return record;
 }
 
-VOID SanctumEventCommit(PSANCTUM_STATE State, PSANCTUM_EVENT_HEADER Record, ULONG BodyLength)
+VOID SanctumEventPublish(PSANCTUM_STATE State, PSANCTUM_EVENT_HEADER Record, ULONG BodyLength)
 {
     static const UCHAR zeros[SANCTUM_RECORD_ALIGN];
     ULONG size = sizeof(*Record) + BodyLength;
     ULONG mask = SANCTUM_EVENT_MASK(Record->Type);
     ULONG slots = (ULONG)State->ActiveSlots;
-    ULONG i = (ULONG)(((PUCHAR)Record - State->Staging) / SANCTUM_MAX_EVENT_SIZE);
 
     /* Padding is zeroed: not a byte the driver did not mean to send reaches user mode. */
-    RtlCopyMemory((PUCHAR)Record + size, zeros, SANCTUM_ALIGN_RECORD(size) - size);
+    if (SANCTUM_ALIGN_RECORD(size) != size)
+        RtlCopyMemory((PUCHAR)Record + size, zeros, SANCTUM_ALIGN_RECORD(size) - size);
     size = SANCTUM_ALIGN_RECORD(size);
     Record->Size = (USHORT)size;
 
     while (slots) {
         PSANCTUM_SUBSCRIPTION sub = &State->Subscriptions[SANCTUM_LOWEST_BIT(slots)];
-        ULONG_PTR delivered = 0;
         PIRP irp = NULL;
         KIRQL irql;
 
@@ -410,41 +418,52 @@ VOID SanctumEventCommit(PSANCTUM_STATE State, PSANCTUM_EVENT_HEADER Record, ULON
         KeAcquireSpinLock(&sub->Lock, &irql);
         if (sub->Types & mask) {
             Record->Sequence = ++sub->Sequence;
-            if (size <= sub->Capacity - sub->Used) {
+            /* A request pends only while the ring is empty, and its buffer holds the largest
+             * record: this one, the oldest, goes straight to it. */
+            irp = SanctumTakePending(State, sub);
+            if (irp) {
+                RtlCopyMemory(SanctumPendingOutput(irp), Record, size);
+                InterlockedIncrement64(&State->EventsQueued);
+            } else if (size <= sub->Capacity - sub->Used) {
                 SanctumRingWrite(sub, Record, size);
                 InterlockedIncrement64(&State->EventsQueued);
-                /* A request is pending only while the ring is empty: this is one record. */
-                irp = SanctumTakePending(State, sub);
-                if (irp)
-                    delivered = SanctumRingRead(sub, SanctumPendingOutput(irp),
-                                                SanctumPendingLength(irp));
             } else {
                 InterlockedIncrement64(&State->EventsDropped);
             }
         }
         KeReleaseSpinLock(&sub->Lock, irql);
         if (irp)
-            SanctumCompletePending(State, irp, STATUS_SUCCESS, delivered);
+            SanctumCompletePending(State, irp, STATUS_SUCCESS, size);
     }
+}
+
+VOID SanctumEventCommit(PSANCTUM_STATE State, PSANCTUM_EVENT_HEADER Record, ULONG BodyLength)
+{
+    ULONG i = (ULONG)(((PUCHAR)Record - State->Staging) / SANCTUM_MAX_EVENT_SIZE);
+
+    SanctumEventPublish(State, Record, BodyLength);
     InterlockedOr(&State->StagingFree, SANCTUM_BIT(i));
 }
 
 /* ---- MARK ---- */
 
+/* The caller's bytes, in a record built on the stack (the system buffer is nonpaged anyway). */
 NTSTATUS SanctumMark(const SANCTUM_REQUEST *Request, PULONG_PTR Information)
 {
-    PSANCTUM_EVENT_HEADER record;
+    struct {
+        SANCTUM_EVENT_HEADER Header;
+        SANCTUM_MARK Body;
+        UCHAR Data[SANCTUM_MAX_MARK + SANCTUM_RECORD_ALIGN];
+    } record;
 
     UNREFERENCED_PARAMETER(Information);
     if (Request->InputLength == 0 || Request->InputLength > SANCTUM_MAX_MARK || !Request->Input)
         return STATUS_INVALID_PARAMETER;
-    record = SanctumEventBegin(Request->State, SANCTUM_EVENT_MARK);
-    if (record) {
-        PSANCTUM_MARK mark = (PSANCTUM_MARK)(record + 1);
-
-        mark->Length = Request->InputLength;
-        RtlCopyMemory(mark + 1, Request->Input, Request->InputLength);
-        SanctumEventCommit(Request->State, record, sizeof(*mark) + Request->InputLength);
-    }
+    if (!SanctumEventWanted(Request->State, SANCTUM_EVENT_MARK))
+        return STATUS_SUCCESS;
+    SanctumEventInit(&record.Header, SANCTUM_EVENT_MARK);
+    record.Body.Length = Request->InputLength;
+    RtlCopyMemory(record.Data, Request->Input, Request->InputLength);
+    SanctumEventPublish(Request->State, &record.Header, sizeof(record.Body) + Request->InputLength);
     return STATUS_SUCCESS;
 }

@@ -4,7 +4,8 @@
  * loads. Each callback turns its arguments into one record (events.c queues it); it never
  * allocates and never waits. They run at PASSIVE_LEVEL (thread exit: up to APC_LEVEL), in the
  * context of the thread that caused the event, so the names they are given may be pageable:
- * they are copied into a nonpaged staging record here, before any spin lock is taken.
+ * a record with names is built in a nonpaged staging buffer, before any spin lock is taken;
+ * one without is built on the stack.
  */
 #include "sanctum.h"
 
@@ -67,16 +68,18 @@ static VOID SanctumProcessCreated(PSANCTUM_STATE State, HANDLE ProcessId,
 
 static VOID SanctumProcessExited(PSANCTUM_STATE State, PEPROCESS Process, HANDLE ProcessId)
 {
-    PSANCTUM_EVENT_HEADER record = SanctumEventBegin(State, SANCTUM_EVENT_PROCESS_EXIT);
-    PSANCTUM_PROCESS_EXIT body;
+    struct {
+        SANCTUM_EVENT_HEADER Header;
+        SANCTUM_PROCESS_EXIT Body;
+    } record;
 
-    if (!record)
+    if (!SanctumEventWanted(State, SANCTUM_EVENT_PROCESS_EXIT))
         return;
-    body = (PSANCTUM_PROCESS_EXIT)(record + 1);
-    RtlZeroMemory(body, sizeof(*body));
-    body->ProcessId = SanctumId(ProcessId);
-    body->ExitStatus = PsGetProcessExitStatus(Process);
-    SanctumEventCommit(State, record, sizeof(*body));
+    SanctumEventInit(&record.Header, SANCTUM_EVENT_PROCESS_EXIT);
+    record.Body.ProcessId = SanctumId(ProcessId);
+    record.Body.ExitStatus = PsGetProcessExitStatus(Process);
+    record.Body.Reserved = 0;
+    SanctumEventPublish(State, &record.Header, sizeof(record.Body));
 }
 
 static VOID SanctumOnProcess(PEPROCESS Process, HANDLE ProcessId, PPS_CREATE_NOTIFY_INFO CreateInfo)
@@ -87,18 +90,22 @@ static VOID SanctumOnProcess(PEPROCESS Process, HANDLE ProcessId, PPS_CREATE_NOT
         SanctumProcessExited(SanctumNotifyState, Process, ProcessId);
 }
 
+/* A record without names: built on this thread's stack, which is nonpaged while it runs. */
 static VOID SanctumOnThread(HANDLE ProcessId, HANDLE ThreadId, BOOLEAN Create)
 {
-    PSANCTUM_EVENT_HEADER record = SanctumEventBegin(
-        SanctumNotifyState, Create ? SANCTUM_EVENT_THREAD_CREATE : SANCTUM_EVENT_THREAD_EXIT);
-    PSANCTUM_THREAD body;
+    PSANCTUM_STATE state = SanctumNotifyState;
+    USHORT type = Create ? SANCTUM_EVENT_THREAD_CREATE : SANCTUM_EVENT_THREAD_EXIT;
+    struct {
+        SANCTUM_EVENT_HEADER Header;
+        SANCTUM_THREAD Body;
+    } record;
 
-    if (!record)
+    if (!SanctumEventWanted(state, type))
         return;
-    body = (PSANCTUM_THREAD)(record + 1);
-    body->ProcessId = SanctumId(ProcessId);
-    body->ThreadId = SanctumId(ThreadId);
-    SanctumEventCommit(SanctumNotifyState, record, sizeof(*body));
+    SanctumEventInit(&record.Header, type);
+    record.Body.ProcessId = SanctumId(ProcessId);
+    record.Body.ThreadId = SanctumId(ThreadId);
+    SanctumEventPublish(state, &record.Header, sizeof(record.Body));
 }
 
 static VOID SanctumOnImage(PUNICODE_STRING FullImageName, HANDLE ProcessId, PIMAGE_INFO ImageInfo)

@@ -138,11 +138,20 @@ NTSTATUS SanctumMark(const SANCTUM_REQUEST *Request, PULONG_PTR Information);
 /* The handle's subscription ends: its pending requests complete with STATUS_CANCELLED. */
 VOID SanctumUnsubscribe(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle);
 /*
- * Publishing, from a callback or a MARK: SanctumEventBegin returns a zeroed record of Type
- * (Time set) to fill in after its header, or NULL when nobody wants the type or no staging
- * buffer is free (the drop is counted); SanctumEventCommit queues it, BodyLength bytes after
- * the header, on every subscription that wants it, and completes a pending request with it.
+ * Publishing, from a callback or a MARK. A record of fixed size is built by the caller on its
+ * stack (SanctumEventInit, then SanctumEventPublish); a record with names is built in a
+ * staging buffer: SanctumEventBegin returns one (header set), or NULL when nobody wants the
+ * type or every staging buffer is in use (the drop is counted), and SanctumEventCommit
+ * publishes it and gives the buffer back. Publishing queues the record, BodyLength bytes after
+ * its header, on every subscription that wants it, or hands it to a pending request there.
  */
+static inline BOOLEAN SanctumEventWanted(PSANCTUM_STATE State, USHORT Type)
+{
+    /* The common case costs one load: nobody wants this type. */
+    return (State->SubscribedTypes & SANCTUM_EVENT_MASK(Type)) != 0;
+}
+VOID SanctumEventInit(PSANCTUM_EVENT_HEADER Header, USHORT Type);
+VOID SanctumEventPublish(PSANCTUM_STATE State, PSANCTUM_EVENT_HEADER Record, ULONG BodyLength);
 PSANCTUM_EVENT_HEADER SanctumEventBegin(PSANCTUM_STATE State, USHORT Type);
 VOID SanctumEventCommit(PSANCTUM_STATE State, PSANCTUM_EVENT_HEADER Record, ULONG BodyLength);
 

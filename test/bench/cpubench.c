@@ -198,8 +198,8 @@ static void count_events(const char *name, EVENT_KIND kind, ULONG reps)
     char label[128];
     ULONG i, requests = kind == EVENT_PENDING ? reps + 1 : 0;
     ULONG_PTR info;
-    /* The record's bytes that the driver copies: into the queue, then into the request. */
-    ULONG copied = kind == EVENT_NONE ? 0 : kind == EVENT_QUEUED ? THREAD_RECORD : 2 * THREAD_RECORD;
+    /* The record's bytes that the driver copies: into the queue, or straight to the request. */
+    ULONG copied = kind == EVENT_NONE ? 0 : THREAD_RECORD;
 
     if (requests > SANCTUM_MAX_PENDING_PER_HANDLE) {
         check(0, "REPS + 1 pending GET_EVENTS fit in SANCTUM_MAX_PENDING_PER_HANDLE");

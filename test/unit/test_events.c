@@ -656,11 +656,16 @@ static void test_cancel_race(void)
     unload_ok(driver, 0);
 }
 
-/* Every staging buffer busy: the event is dropped and counted, its sequence used. */
+/* Every staging buffer busy: a record with names is dropped and counted, its sequence used;
+ * a record without names needs none and still goes through. */
 static void test_staging_exhausted(void)
 {
     PDRIVER_OBJECT driver = load_ok();
+    WCHAR name[] = L"\\SystemRoot\\System32\\drivers\\probe.sys";
+    UNICODE_STRING u = ustr(name, sizeof(name) - 2);
+    IMAGE_INFO img;
     PSANCTUM_STATE st;
+    const SANCTUM_EVENT_HEADER *h;
     SHIM_FILE *f;
     LONG saved;
     WAIT w;
@@ -669,17 +674,23 @@ static void test_staging_exhausted(void)
         return;
     st = state_of(driver);
     f = open_rw();
-    ok(subscribe(f, MASK(SANCTUM_EVENT_MARK), 0) == STATUS_SUCCESS, "SUBSCRIBE\n");
+    memset(&img, 0, sizeof(img));
+    ok(subscribe(f, MASK(SANCTUM_EVENT_IMAGE_LOAD) | MASK(SANCTUM_EVENT_MARK), 0) == STATUS_SUCCESS,
+       "SUBSCRIBE\n");
     saved = st->StagingFree;
     st->StagingFree = 0;
-    ok(mark(f, "lost", 4) == STATUS_SUCCESS, "MARK\n");
+    shim_notify_image(&u, NULL, &img);
+    ok(mark(f, "mark", 4) == STATUS_SUCCESS, "MARK\n");
     st->StagingFree = saved;
-    ok(mark(f, "kept", 4) == STATUS_SUCCESS, "MARK\n");
+    shim_notify_image(&u, NULL, &img);
     w = get_events(f, BATCH);
-    ok(w.Status == STATUS_SUCCESS && record_at(&w, 0) && record_at(&w, 0)->Sequence == 2 &&
-           w.Info == 32 && snap(st).EventsDropped == 1,
-       "after a drop: 0x%08x, %llu bytes, %llu dropped\n", ST(w.Status), U64(w.Info),
-       U64(snap(st).EventsDropped));
+    h = record_at(&w, 0);
+    ok(w.Status == STATUS_SUCCESS && h && h->Type == SANCTUM_EVENT_MARK && h->Sequence == 2,
+       "the mark without a staging buffer: 0x%08x, type %u\n", ST(w.Status), h ? h->Type : 0);
+    h = h ? record_at(&w, h->Size) : NULL;
+    ok(h && h->Type == SANCTUM_EVENT_IMAGE_LOAD && h->Sequence == 3 && snap(st).EventsDropped == 1,
+       "after a drop: type %u, sequence %llu, %llu dropped\n", h ? h->Type : 0,
+       U64(h ? h->Sequence : 0), U64(snap(st).EventsDropped));
     end_wait(&w);
     shim_close(f);
     unload_ok(driver, 0);
