@@ -35,7 +35,12 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sanitizer/asan_interface.h>
 #include <sys/mman.h>
+
+#if !__has_feature(address_sanitizer)
+#error "poisoned regions stand for heap blocks here: build with -fsanitize=address"
+#endif
 
 /* driver.c's entry point. */
 DRIVER_INITIALIZE DriverEntry;
@@ -43,8 +48,11 @@ DRIVER_INITIALIZE DriverEntry;
 #define RW (FILE_READ_DATA | FILE_WRITE_DATA)
 #define SLOTS 8
 #define CANARY 0xCC
-/* What the fuzzer allocates for a METHOD_BUFFERED (or direct-input) user buffer at most. */
-#define BUFFERED_CAP (2u * 1024 * 1024)
+/* The longest METHOD_BUFFERED (or direct-input) user buffer the fuzzer passes: twice the
+ * longest the driver takes (ECHO's). Longer lengths are folded back below it, except those no
+ * system buffer could hold (refused before any allocation): each costs a system buffer of its
+ * size, and none between the two meets a check of its own. */
+#define BUFFERED_CAP (2u * SANCTUM_MAX_ECHO)
 /* Direct-I/O buffers: this much of a longer one is accessible, the rest PROT_NONE. */
 #define DIRECT_CAP SANCTUM_MAX_FILL
 #define PAGE 4096u
@@ -65,7 +73,8 @@ static const ACCESS_MASK ACCESSES[8] = {
 static const ULONG BOUNDARIES[] = {
     0, 1, 2, 3, 4, 5, 19, 20, 21, 87, 88, 89, 4095, 4096, 4097, 65535, 65536, 65537,
     SANCTUM_MAX_FILL - 1, SANCTUM_MAX_FILL, SANCTUM_MAX_FILL + 1, SHIM_MAX_SYSTEM_BUFFER,
-    SHIM_MAX_SYSTEM_BUFFER + 1, 0x7FFFFFFF, 0x80000000u, 0xFFFFFFFFu,
+    SHIM_MAX_SYSTEM_BUFFER + 1, 0x7FFFFFFF, 0x80000000u, 0xFFFFFFFFu, sizeof(SANCTUM_STATS) - 1,
+    sizeof(SANCTUM_STATS), sizeof(SANCTUM_STATS) + 1,
 };
 
 #define CHECK(cond, ...)                                                            \
@@ -148,7 +157,12 @@ static ULONG code(INPUT *in)
     }
 }
 
-/* ---- user buffers: exact-size heap blocks, or maps with a PROT_NONE tail and guard ---- */
+/* ---- user buffers: exact-size poisoned regions, or mappings with PROT_NONE around ---- */
+
+/* Up to this many bytes a buffer is exactly its length in a poisoned region (small_get). */
+#define SMALL_CAP (65536u + 64)
+/* A 32-bit length and the page it may start into, then at least one guard page. */
+#define RESERVED_SPAN (0x100000000ull + 2 * PAGE)
 
 typedef struct {
     UCHAR *P;          /* what the caller passes */
@@ -156,82 +170,147 @@ typedef struct {
     UCHAR *Rw;         /* the accessible bytes around P, all CANARY at first */
     size_t RwLength;
     size_t Accessible; /* bytes of P that may be written */
-    void *Map;
-    size_t MapLength;
+    size_t Dirty;      /* bytes of P that may differ from CANARY: the caller's or the reply */
+    BOOLEAN Small;     /* P is in a poisoned region (else in a mapping made once) */
+    BOOLEAN Checked;
 } UBUF;
 
-/* One mapping of DIRECT_CAP bytes and a guard page, made once: big buffers that are all
- * accessible end at its guard page (no page faults for every 16 MiB FILL). */
-static UCHAR *big_buffer(void)
+static UCHAR *map(size_t length, int prot)
+{
+    UCHAR *p = mmap(NULL, length, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+    CHECK(p != MAP_FAILED, "mmap of %zu bytes failed", length);
+    return p;
+}
+
+/*
+ * One mapping of DIRECT_CAP bytes and a guard page, made once: big buffers that are all
+ * accessible end at its guard page (no page faults for every 16 MiB FILL). Like the
+ * mappings below, it holds CANARY between calls (see ubuf_put). It is filled from its end
+ * as far as buffers have reached: a short run need not touch all 16 MiB.
+ */
+static UCHAR *big_buffer(size_t len)
 {
     static UCHAR *big;
+    static size_t filled = DIRECT_CAP; /* [filled, DIRECT_CAP) holds CANARY */
+    size_t from = (DIRECT_CAP - len) & ~(size_t)(PAGE - 1);
 
     if (!big) {
-        big = mmap(NULL, DIRECT_CAP + PAGE, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        CHECK(big != MAP_FAILED, "mmap of the big buffer failed");
+        big = map(DIRECT_CAP + PAGE, PROT_READ | PROT_WRITE);
         CHECK(!mprotect(big + DIRECT_CAP, PAGE, PROT_NONE), "mprotect failed");
     }
+    if (from < filled) {
+        memset(big + from, CANARY, filled - from);
+        filled = from;
+    }
     return big;
+}
+
+/*
+ * A buffer longer than what may be written of it: its first SANCTUM_MAX_MESSAGE bytes (to the
+ * end of their page) accessible, the rest of its length and a guard page PROT_NONE. Made
+ * once for each of the two shapes the accessible part has (it starts on a page boundary or
+ * not), so no call maps, protects or unmaps anything.
+ */
+static UCHAR *reserved(size_t offset)
+{
+    static UCHAR *spans[2];
+    size_t shape = offset != 0, accessible;
+
+    if (!spans[shape]) {
+        spans[shape] = map(RESERVED_SPAN, PROT_NONE);
+        accessible = (offset + SANCTUM_MAX_MESSAGE + PAGE - 1) / PAGE * PAGE;
+        CHECK(!mprotect(spans[shape], accessible, PROT_READ | PROT_WRITE), "mprotect failed");
+        memset(spans[shape], CANARY, accessible);
+    }
+    return spans[shape];
+}
+
+/*
+ * What callers write and pass as input: byte i is (UCHAR)(i * 7 + (i >> 9)), made once and
+ * read-only, a guard page after it. A long input is its tail (ASan cannot watch a mapping, the
+ * guard page can); a short one is copied from it into a heap block of its own.
+ */
+static const UCHAR *pattern(void)
+{
+    static UCHAR *bytes;
+    ULONG i;
+
+    if (!bytes) {
+        bytes = map(BUFFERED_CAP + PAGE, PROT_READ | PROT_WRITE);
+        for (i = 0; i < BUFFERED_CAP; i++)
+            bytes[i] = (UCHAR)(i * 7 + (i >> 9));
+        CHECK(!mprotect(bytes, BUFFERED_CAP, PROT_READ), "mprotect failed");
+        CHECK(!mprotect(bytes + BUFFERED_CAP, PAGE, PROT_NONE), "mprotect failed");
+    }
+    return bytes;
+}
+
+/*
+ * Short buffers: exactly their length unpoisoned in a region made once, the rest of it
+ * poisoned, so ASan reports a byte touched past either end as it would for a heap block of
+ * their own, with no allocation per call. One region for the output, one for the input.
+ */
+enum { SMALL_OUTPUT, SMALL_INPUT };
+#define SMALL_REDZONE 64u
+#define SMALL_SPAN (SMALL_CAP + 2 * SMALL_REDZONE)
+
+static UCHAR *small_get(int which, size_t len)
+{
+    static UCHAR *regions[2];
+
+    if (!regions[which]) {
+        regions[which] = map(SMALL_SPAN, PROT_READ | PROT_WRITE);
+        ASAN_POISON_MEMORY_REGION(regions[which], SMALL_SPAN);
+    }
+    ASAN_UNPOISON_MEMORY_REGION(regions[which] + SMALL_REDZONE, len);
+    return regions[which] + SMALL_REDZONE;
+}
+
+static void small_put(const UCHAR *p, size_t len)
+{
+    ASAN_POISON_MEMORY_REGION(p, len);
 }
 
 static void ubuf_get(UBUF *b, ULONG len, size_t cap)
 {
     memset(b, 0, sizeof(*b));
     b->Length = len;
-    if (len <= 65536 + 64) {
-        /* Exactly len bytes: ASan sees a byte past them. */
-        b->P = b->Rw = malloc(len ? len : 1);
-        CHECK(b->P, "out of memory");
+    if (len <= SMALL_CAP) {
+        b->P = b->Rw = small_get(SMALL_OUTPUT, len);
         b->RwLength = b->Accessible = len;
+        b->Small = TRUE;
+        memset(b->Rw, CANARY, b->RwLength);
     } else if (len <= cap && len <= DIRECT_CAP) {
         /* All of it accessible, its end at the guard page. */
-        b->P = big_buffer() + DIRECT_CAP - len;
+        UCHAR *end = big_buffer(len) + DIRECT_CAP;
+
+        b->P = end - len;
         b->Rw = (UCHAR *)((uintptr_t)b->P & ~(uintptr_t)(PAGE - 1));
-        b->RwLength = (size_t)(big_buffer() + DIRECT_CAP - b->Rw);
+        b->RwLength = (size_t)(end - b->Rw);
         b->Accessible = len;
     } else {
-        size_t pages = ((size_t)len + PAGE - 1) / PAGE * PAGE;
-        size_t accessible = len <= cap ? len : SANCTUM_MAX_MESSAGE;
-        uintptr_t from, to;
+        /* P keeps the page offset it would have if it ended on a page boundary. */
+        size_t offset = (PAGE - len % PAGE) % PAGE;
 
-        /* The buffer ends where a guard page begins; beyond `accessible`, nothing is mapped. */
-        b->MapLength = pages + PAGE;
-        b->Map = mmap(NULL, b->MapLength, PROT_NONE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        CHECK(b->Map != MAP_FAILED, "mmap of %zu bytes failed", b->MapLength);
-        b->P = (UCHAR *)b->Map + pages - len;
-        from = (uintptr_t)b->P & ~(uintptr_t)(PAGE - 1);
-        to = ((uintptr_t)b->P + accessible + PAGE - 1) & ~(uintptr_t)(PAGE - 1);
-        CHECK(!mprotect((void *)from, to - from, PROT_READ | PROT_WRITE), "mprotect failed");
-        b->Rw = (UCHAR *)from;
-        b->RwLength = to - from;
-        b->Accessible = accessible;
+        b->Rw = reserved(offset);
+        b->P = b->Rw + offset;
+        b->Accessible = SANCTUM_MAX_MESSAGE;
+        b->RwLength = (offset + SANCTUM_MAX_MESSAGE + PAGE - 1) / PAGE * PAGE;
     }
-    memset(b->Rw, CANARY, b->RwLength);
 }
 
-static void ubuf_put(UBUF *b)
-{
-    if (b->Map)
-        munmap(b->Map, b->MapLength);
-    else if (b->P < big_buffer() || b->P >= big_buffer() + DIRECT_CAP)
-        free(b->P);
-}
-
-/* Index of the first byte of [from, to) that is not CANARY, or -1 (a word at a time). */
+/* Index of the first byte of [from, to) that is not CANARY, or -1. */
 static long first_written(const UCHAR *p, size_t from, size_t to)
 {
-    const uint64_t canaries = 0x0101010101010101ull * CANARY;
-    size_t i = from;
-    uint64_t word;
+    static UCHAR canaries[4096];
+    size_t i, chunk;
 
-    for (; i < to && (i & 7); i++)
-        if (p[i] != CANARY)
-            return (long)i;
-    for (; i + 8 <= to; i += 8) {
-        memcpy(&word, p + i, sizeof(word));
-        if (word != canaries)
+    if (canaries[0] != CANARY)
+        memset(canaries, CANARY, sizeof(canaries));
+    for (i = from; i < to; i += chunk) {
+        chunk = to - i < sizeof(canaries) ? to - i : sizeof(canaries);
+        if (memcmp(p + i, canaries, chunk))
             break;
     }
     for (; i < to; i++)
@@ -241,7 +320,7 @@ static long first_written(const UCHAR *p, size_t from, size_t to)
 }
 
 /* Nothing written outside P[0, n) (the whole accessible area otherwise CANARY). */
-static void ubuf_check(const UBUF *b, size_t n, const char *what)
+static void ubuf_check(UBUF *b, size_t n, const char *what)
 {
     size_t offset = (size_t)(b->P - b->Rw);
     long bad = first_written(b->Rw, 0, offset);
@@ -250,13 +329,31 @@ static void ubuf_check(const UBUF *b, size_t n, const char *what)
         bad = first_written(b->Rw, offset + n, b->RwLength);
     CHECK(bad < 0, "%s: byte %ld (of %u) written outside the reply of %zu bytes", what,
           bad - (long)offset, b->Length, n);
+    b->Dirty = n;
+    b->Checked = TRUE;
+}
+
+/*
+ * The mappings hold CANARY between calls, so a buffer in them needs no filling: what the
+ * caller or the reply put at P is reset here. A buffer nobody checked is checked first (a
+ * request that writes nothing must leave the caller's bytes alone).
+ */
+static void ubuf_put(UBUF *b)
+{
+    if (!b->Checked)
+        ubuf_check(b, b->Dirty, "a request's buffer");
+    if (b->Small)
+        small_put(b->P, b->Length);
+    else
+        memset(b->P, CANARY, b->Dirty);
 }
 
 /* ---- the model ---- */
 
+/* A message the driver holds: its bytes are pattern() + Fill (see op_write). */
 typedef struct {
     ULONG Length;
-    UCHAR *Data;
+    UCHAR Fill;
 } MODEL_MESSAGE;
 
 typedef struct {
@@ -273,6 +370,7 @@ static struct {
     SANCTUM_STATS Expected;
     LONG64 Countdown; /* failable calls until the armed fault; 0: none armed */
     BOOLEAN WineMdl;
+    ULONG Step, Op;   /* where the run is, for the messages */
 } m;
 
 static PSANCTUM_STATE state(void)
@@ -289,16 +387,29 @@ static ULONG open_files(void)
     return n;
 }
 
-/* After every step: the counters, the pool and the shim's objects as the model says. */
+/* "step N (op K)", made only for a message. */
+static const char *step_name(void)
+{
+    static char name[32];
+
+    snprintf(name, sizeof(name), "step %u (op %u)", m.Step, m.Op);
+    return name;
+}
+
+/* After every step (what: NULL) or phase: the counters, the pool and the shim's objects as
+ * the model says. */
 static void check_invariants(const char *what)
 {
     SANCTUM_STATS s, *e = &m.Expected;
     SHIM_LEDGER l;
 
+/* The name of the step is made only when a check fails. */
+#define WHERE (what ? what : step_name())
+
     SanctumSnapshot(state(), &s);
     e->Size = sizeof(SANCTUM_STATS);
 #define SAME(f)                                                                             \
-    CHECK(s.f == e->f, "after %s: " #f " is %llu, the model says %llu", what,             \
+    CHECK(s.f == e->f, "after %s: " #f " is %llu, the model says %llu", WHERE,             \
           (unsigned long long)s.f, (unsigned long long)e->f)
     SAME(Size);
     SAME(OpenHandles);
@@ -315,13 +426,14 @@ static void check_invariants(const char *what)
 #undef SAME
     shim_ledger(&l);
     CHECK(l.PoolBlocks == s.PoolAllocations && l.PoolBytes == s.PoolBytes,
-          "after %s: the ledger holds %llu blocks, %llu bytes; the driver counts %llu, %llu", what,
+          "after %s: the ledger holds %llu blocks, %llu bytes; the driver counts %llu, %llu", WHERE,
           (unsigned long long)l.PoolBlocks, (unsigned long long)l.PoolBytes,
           (unsigned long long)s.PoolAllocations, (unsigned long long)s.PoolBytes);
     CHECK(l.Devices == 1 && l.Links == 1 && l.Handles == 0 && l.Irps == 0 &&
               l.Files == open_files(),
-          "after %s: %u devices, %u links, %u handles, %u IRPs, %u files (model %u)", what,
+          "after %s: %u devices, %u links, %u handles, %u IRPs, %u files (model %u)", WHERE,
           l.Devices, l.Links, l.Handles, l.Irps, l.Files, open_files());
+#undef WHERE
 }
 
 /* The failable calls an operation makes, in order: the armed fault hits the Countdown-th. */
@@ -392,7 +504,6 @@ static void forget_queue(MODEL_HANDLE *h)
 
         m.Expected.PoolAllocations--;
         m.Expected.PoolBytes -= MESSAGE_BYTES(msg->Length);
-        free(msg->Data);
         h->Head = (h->Head + 1) % SANCTUM_MAX_QUEUED;
         h->Count--;
     }
@@ -548,14 +659,13 @@ static void op_read(INPUT *in, MODEL_HANDLE *h)
             ubuf_check(&b, 0, "short read");
         } else {
             CHECK(status == STATUS_SUCCESS && info == msg->Length &&
-                      !memcmp(b.P, msg->Data, msg->Length),
+                      !memcmp(b.P, pattern() + msg->Fill, msg->Length),
                   "read %u of a %u-byte message: 0x%08x, %llu bytes, or not its bytes", len,
                   msg->Length, (unsigned)status, (unsigned long long)info);
             ubuf_check(&b, msg->Length, "read");
             m.Expected.BytesOut += msg->Length;
             m.Expected.PoolAllocations--;
             m.Expected.PoolBytes -= MESSAGE_BYTES(msg->Length);
-            free(msg->Data);
             h->Head = (h->Head + 1) % SANCTUM_MAX_QUEUED;
             h->Count--;
         }
@@ -565,7 +675,8 @@ static void op_read(INPUT *in, MODEL_HANDLE *h)
 
 static void op_write(INPUT *in, MODEL_HANDLE *h)
 {
-    ULONG len = length(in), i;
+    ULONG len = length(in);
+    size_t data;
     UCHAR fill = u8(in);
     CALL calls[] = { CALL_MAP, CALL_POOL };
     ULONG64 made, injected;
@@ -575,16 +686,19 @@ static void op_write(INPUT *in, MODEL_HANDLE *h)
     UBUF b;
 
     ubuf_get(&b, len, DIRECT_CAP);
-    for (i = 0; i < len && i < b.Accessible; i++)
-        b.P[i] = (UCHAR)(fill + i * 7 + (i >> 9));
+    /* The driver reads at most SANCTUM_MAX_MESSAGE bytes (a longer write is refused unread). */
+    data = len < b.Accessible ? len : b.Accessible;
+    if (data > SANCTUM_MAX_MESSAGE)
+        data = SANCTUM_MAX_MESSAGE;
+    memcpy(b.P, pattern() + fill, data);
+    b.Dirty = data;
     made = shim_failable_calls();
     injected = shim_injected_failures();
     status = shim_write(h->File, b.P, len, &info);
     if (!(h->Access & FILE_WRITE_DATA)) {
         CHECK(status == STATUS_ACCESS_DENIED && !shim_last_dispatched(), "write, no access");
         check_calls("a refused write", made, injected, 0, -1, calls);
-        ubuf_put(&b);
-        return;
+        goto out;
     }
     hit = predict_fault(n);
     check_calls("write", made, injected, n, hit, calls);
@@ -607,14 +721,15 @@ static void op_write(INPUT *in, MODEL_HANDLE *h)
         CHECK(status == STATUS_SUCCESS && info == len, "write %u: 0x%08x, %llu", len,
               (unsigned)status, (unsigned long long)info);
         msg->Length = len;
-        msg->Data = malloc(len);
-        CHECK(msg->Data, "out of memory");
-        memcpy(msg->Data, b.P, len);
+        msg->Fill = fill;
         h->Count++;
         m.Expected.BytesIn += len;
         m.Expected.PoolAllocations++;
         m.Expected.PoolBytes += MESSAGE_BYTES(len);
     }
+out:
+    /* A write reads the caller's buffer; it never writes it. */
+    CHECK(!memcmp(b.P, pattern() + fill, data), "write %u: the caller's bytes changed", len);
     ubuf_put(&b);
 }
 
@@ -637,9 +752,10 @@ static NTSTATUS expected_ioctl(ULONG code, const UCHAR *input, ULONG in_len, BOO
         *info = in_len;
         return STATUS_SUCCESS;
     case IOCTL_SANCTUM_GET_STATS:
-        if (out_len < sizeof(SANCTUM_STATS) || !has_output)
+        /* A buffer short of the whole gets protocol 1's fields. */
+        if (out_len < SANCTUM_STATS_V1_SIZE || !has_output)
             return STATUS_BUFFER_TOO_SMALL;
-        *info = sizeof(SANCTUM_STATS);
+        *info = out_len < sizeof(SANCTUM_STATS) ? SANCTUM_STATS_V1_SIZE : sizeof(SANCTUM_STATS);
         return STATUS_SUCCESS;
     case IOCTL_SANCTUM_FILL:
         if (in_len != sizeof(ULONG) || !input)
@@ -662,7 +778,8 @@ static void op_ioctl(INPUT *in, MODEL_HANDLE *h)
     CALL calls[] = { CALL_MAP };
     int n = 0, hit;
     BOOLEAN refused_size = FALSE, absurd = FALSE;
-    UCHAR *input = NULL;
+    const UCHAR *input = NULL;
+    UCHAR *owned = NULL;
     UBUF out;
     ULONG_PTR info, want_info;
     NTSTATUS status, want;
@@ -697,11 +814,11 @@ static void op_ioctl(INPUT *in, MODEL_HANDLE *h)
     if (absurd || method == METHOD_NEITHER) {
         /* Never read by the I/O manager or (METHOD_NEITHER) by the driver. */
         input = NULL;
+    } else if (in_len <= SMALL_CAP) {
+        input = owned = small_get(SMALL_INPUT, in_len);
+        memcpy(owned, pattern() + fill, in_len);
     } else {
-        input = malloc(in_len ? in_len : 1);
-        CHECK(input, "out of memory");
-        for (i = 0; i < in_len; i++)
-            input[i] = (UCHAR)(fill * 13 + i + (i >> 8));
+        input = pattern() + BUFFERED_CAP - in_len;
     }
     if (absurd)
         memset(&out, 0, sizeof(out));
@@ -764,10 +881,14 @@ static void op_ioctl(INPUT *in, MODEL_HANDLE *h)
             static UCHAR *ramp; /* ramp[i] = (UCHAR)i: a FILL reply is ramp + (seed & 0xFF) */
 
             if (!ramp) {
-                ramp = malloc(SANCTUM_MAX_FILL + 256);
+                size_t done, total = SANCTUM_MAX_FILL + 256;
+
+                ramp = malloc(total);
                 CHECK(ramp, "out of memory");
-                for (i = 0; i < SANCTUM_MAX_FILL + 256; i++)
+                for (i = 0; i < 256; i++)
                     ramp[i] = (UCHAR)i;
+                for (done = 256; done < total; done *= 2)
+                    memcpy(ramp + done, ramp, done < total - done ? done : total - done);
             }
             memcpy(&seed, input, sizeof(seed));
             CHECK(!memcmp(out.P, ramp + (seed & 0xFF), info),
@@ -783,9 +904,9 @@ static void op_ioctl(INPUT *in, MODEL_HANDLE *h)
         } else if (c == IOCTL_SANCTUM_GET_STATS) {
             SANCTUM_STATS s;
 
-            before_reply.Size = sizeof(s);
-            memcpy(&s, out.P, sizeof(s));
-            CHECK(!memcmp(&s, &before_reply, sizeof(s)),
+            before_reply.Size = (ULONG)info;
+            memcpy(&s, out.P, info);
+            CHECK(!memcmp(&s, &before_reply, info),
                   "GET_STATS: the reply is not the model's counters (Ioctls %llu/%llu, BytesOut "
                   "%llu/%llu, pool %llu/%llu)",
                   (unsigned long long)s.Ioctls, (unsigned long long)before_reply.Ioctls,
@@ -799,7 +920,8 @@ static void op_ioctl(INPUT *in, MODEL_HANDLE *h)
         m.Expected.Failures++;
     }
 out:
-    free(input);
+    if (owned)
+        small_put(owned, in_len);
     if (!absurd)
         ubuf_put(&out);
 }
@@ -830,7 +952,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     INPUT in = { data, size, 0 };
     MODEL_HANDLE *h;
     ULONG i, steps = 0;
-    char what[32];
 
     memset(&m, 0, sizeof(m));
     shim_fail_call(0);
@@ -842,6 +963,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         UCHAR op = u8(&in) % 10;
         ULONG64 calls = shim_failable_calls();
 
+        m.Step = steps;
+        m.Op = op;
         switch (op) {
         case 0:
             op_create(&in);
@@ -883,10 +1006,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             shim_zero_length_mdl(m.WineMdl);
             break;
         }
-        snprintf(what, sizeof(what), "step %u (op %u)", steps, op);
         if (op == 1 || op == 2 || op == 8 || op == 9)
-            CHECK(shim_failable_calls() == calls, "%s made a failable call", what);
-        check_invariants(what);
+            CHECK(shim_failable_calls() == calls, "%s made a failable call", step_name());
+        check_invariants(NULL);
     }
 
     /* The end: no fault pending, every handle closed as Windows closes it, then unload. */
