@@ -1229,7 +1229,8 @@ static void get_events(MODEL_HANDLE *h, ULONG in_len, ULONG out_len, UCHAR fill)
     CALL calls[] = { CALL_MAP };
     ULONG64 made = shim_failable_calls(), injected = shim_injected_failures();
     int n = out_len ? 1 : 0, hit;
-    UCHAR *input = NULL, *out = malloc(out_len ? out_len : 1);
+    const UCHAR *input = NULL;
+    UCHAR *owned = NULL, *out = malloc(out_len ? out_len : 1);
     SHIM_ASYNC *a;
     ULONG_PTR info, want_info = 0;
     NTSTATUS status, want;
@@ -1237,13 +1238,16 @@ static void get_events(MODEL_HANDLE *h, ULONG in_len, ULONG out_len, UCHAR fill)
 
     CHECK(out, "out of memory");
     memset(out, CANARY, out_len);
-    if (in_len) {
-        input = small_get(SMALL_INPUT, in_len);
-        memcpy(input, pattern() + fill, in_len);
+    /* Input as do_ioctl passes it (in_len is at most BUFFERED_CAP). */
+    if (in_len > SMALL_CAP) {
+        input = pattern() + BUFFERED_CAP - in_len;
+    } else if (in_len) {
+        input = owned = small_get(SMALL_INPUT, in_len);
+        memcpy(owned, pattern() + fill, in_len);
     }
     a = shim_ioctl_async(h->File, IOCTL_SANCTUM_GET_EVENTS, input, in_len, out, out_len);
-    if (input)
-        small_put(input, in_len);
+    if (owned)
+        small_put(owned, in_len);
     if (!(h->Access & FILE_READ_DATA)) {
         CHECK(shim_async_done(a) && shim_async_status(a, &info) == STATUS_ACCESS_DENIED,
               "GET_EVENTS without access");
