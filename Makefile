@@ -253,10 +253,11 @@ $(HOST_OUT)/fuzz/%.o: %.c
 	@mkdir -p $(@D)
 	$(Q)$(FUZZCC) $(HOST_TEST_CFLAGS) $(SANITIZE) -c $< -o $@
 
-$(HOST_OUT)/fuzz-traced/%.o: %.c
+$(HOST_OUT)/fuzz-traced/%.o: %.c test/fuzz/coverage-ignore.txt
 	$(call msg,FUZZCC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(FUZZCC) $(HOST_TEST_CFLAGS) $(SANITIZE) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(Q)$(FUZZCC) $(HOST_TEST_CFLAGS) $(SANITIZE) -fsanitize=fuzzer-no-link \
+		-fsanitize-coverage-ignorelist=test/fuzz/coverage-ignore.txt -c $< -o $@
 
 $(HOST_OUT)/fuzz-driver: $(FUZZ_OBJ)
 	$(call msg,FUZZLD,$@)
