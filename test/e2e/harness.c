@@ -175,8 +175,10 @@ BOOL log_wait_more(const char *needle, int before)
 
 HANDLE device_open(DWORD access)
 {
-    return CreateFileW(SANCTUM_USER_DEVICE_PATH, access, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
-                       OPEN_EXISTING, 0, NULL);
+    HANDLE h;
+
+    SanctumOpen(access, 0, &h); /* CreateFileW's last error stays for the caller */
+    return h;
 }
 
 DWORD device_ioctl(HANDLE h, DWORD code, const void *in, DWORD in_len, void *out, DWORD out_len,
@@ -192,9 +194,7 @@ BOOL device_stats(HANDLE h, SANCTUM_STATS *s)
 {
     DWORD returned;
 
-    memset(s, 0, sizeof(*s));
-    return device_ioctl(h, IOCTL_SANCTUM_GET_STATS, NULL, 0, s, sizeof(*s), &returned) == 0 &&
-           returned == sizeof(*s);
+    return SanctumGetStats(h, s, &returned) == ERROR_SUCCESS;
 }
 
 DWORD service_state(const wchar_t *name, DWORD *error)

@@ -7,7 +7,7 @@
 #include <wincrypt.h>
 #include <winioctl.h>
 #include <stdio.h>
-#include "sanctum/ioctl.h"
+#include "sanctum/client.h"
 
 /* The file names, which a fork's DRIVER_NAME changes like the names in ioctl.h. */
 #ifndef SANCTUM_DRIVER_FILE
@@ -52,13 +52,13 @@ int log_count(const char *needle);
 /* Waits up to 5 s for the count of needle to exceed `before`. */
 BOOL log_wait_more(const char *needle, int before);
 
-/* Opens \\.\SanctumEDR with the given access; INVALID_HANDLE_VALUE and last error on failure. */
+/* SanctumOpen for a synchronous handle; INVALID_HANDLE_VALUE and last error on failure. */
 HANDLE device_open(DWORD access);
 /* DeviceIoControl returning the Win32 error (0 on success) and the bytes returned. */
 DWORD device_ioctl(HANDLE h, DWORD code, const void *in, DWORD in_len, void *out, DWORD out_len,
                    DWORD *returned);
 
-/* GET_STATS, whole (returned == sizeof); FALSE otherwise. */
+/* SanctumGetStats: TRUE when the driver returned the whole structure. */
 BOOL device_stats(HANDLE h, SANCTUM_STATS *s);
 
 /* The service's current state, or 0 with *error set when it cannot be queried. */
