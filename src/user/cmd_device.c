@@ -393,6 +393,6 @@ int cmd_mark(int argc, wchar_t **argv)
     SanctumClose(device);
     if (error != ERROR_SUCCESS)
         return fail(L"mark", error, CTX_DEVICE);
-    out(L"sent a mark of %lu bytes\n", len);
+    out(L"sent a mark (%lu bytes)\n", len);
     return EXIT_OK;
 }

@@ -40,6 +40,17 @@ typedef struct {
 
 /* Runs `cmdline` to completion (60 s at most); returns FALSE if it could not run. */
 BOOL run_child(const wchar_t *cmdline, child_result *r);
+
+/* A child still running, its output going to temporary files. */
+typedef struct {
+    PROCESS_INFORMATION pi;
+    HANDLE out, err;
+} child_process;
+
+/* Starts `cmdline` with CreateProcess flags; FALSE if it could not. */
+BOOL child_start(const wchar_t *cmdline, DWORD flags, child_process *c);
+/* Waits up to timeout_ms (then ends it with exit code 255) and collects what it did. */
+void child_finish(child_process *c, DWORD timeout_ms, child_result *r);
 /* Number of lines in s (a last line without a newline counts). */
 int count_lines(const char *s);
 
@@ -74,6 +85,8 @@ void test_protocol(void);
 void run_events(const wchar_t *driver_path, const wchar_t *probe_path, const wchar_t *self);
 /* The consumer that test_killed_consumer starts and kills: `sanctum-e2e events-child`. */
 int events_child(void);
+/* watch.c: sanctumctl mark and watch against a running driver; ctl is sanctumctl's path. */
+void test_watch(const wchar_t *ctl);
 /* stress.c: load/unload cycles, threads, a fuzzer; installs its own service. */
 void run_stress(const wchar_t *driver_path);
 
