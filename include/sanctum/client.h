@@ -65,7 +65,8 @@ DWORD SanctumReaderCreate(HANDLE Device, ULONG Requests, ULONG BufferBytes,
                           SANCTUM_READER **Reader);
 /*
  * Hands the previous batch's buffer back to the driver, then waits up to TimeoutMs for the
- * next batch, oldest request first. ERROR_SUCCESS: *Batch and *Length hold whole records,
+ * next batch: that of the oldest request, as the driver completes them in order, so that
+ * records arrive in Sequence order. ERROR_SUCCESS: *Batch and *Length hold whole records,
  * valid until the next call. ERROR_TIMEOUT: nothing yet; call again. ERROR_OPERATION_ABORTED:
  * SanctumReaderCancel was called, or the driver ended the request (handle closed, driver
  * stopped). Any error but ERROR_TIMEOUT ends the reader: destroy it.

@@ -179,15 +179,18 @@ DWORD SanctumReaderCreate(HANDLE Device, ULONG Requests, ULONG BufferBytes,
     return ERROR_SUCCESS;
 }
 
-/* The oldest request that has ended, or NULL. */
-static struct request *oldest_done(SANCTUM_READER *r)
+/*
+ * The oldest pending request. The driver completes requests in the order they came, so its
+ * batch holds the next records; taking a younger one that happens to be signalled first
+ * would hand records over out of order.
+ */
+static struct request *oldest_pending(SANCTUM_READER *r)
 {
     struct request *best = NULL;
 
     for (ULONG i = 0; i < r->count; i++) {
         struct request *q = &r->requests[i];
-        if (q->pending && WaitForSingleObject(q->ov.hEvent, 0) == WAIT_OBJECT_0 &&
-            (best == NULL || q->ticket < best->ticket))
+        if (q->pending && (best == NULL || q->ticket < best->ticket))
             best = q;
     }
     return best;
@@ -197,9 +200,6 @@ DWORD SanctumReaderWait(SANCTUM_READER *Reader, DWORD TimeoutMs, const void **Ba
                         DWORD *Length)
 {
     SANCTUM_READER *r = Reader;
-    HANDLE events[1 + SANCTUM_MAX_PENDING_PER_HANDLE];
-    struct request *q;
-    DWORD n = 0;
 
     *Batch = NULL;
     *Length = 0;
@@ -211,21 +211,17 @@ DWORD SanctumReaderWait(SANCTUM_READER *Reader, DWORD TimeoutMs, const void **Ba
         if (error != ERROR_SUCCESS)
             return error;
     }
-    events[n++] = r->cancel;
-    for (ULONG i = 0; i < r->count; i++)
-        if (r->requests[i].pending)
-            events[n++] = r->requests[i].ov.hEvent;
-    while ((q = oldest_done(r)) == NULL) {
-        if (n == 1)
-            return ERROR_OPERATION_ABORTED; /* nothing left pending */
-        DWORD w = WaitForMultipleObjects(n, events, FALSE, TimeoutMs);
-        if (w == WAIT_TIMEOUT)
-            return ERROR_TIMEOUT;
-        if (w == WAIT_OBJECT_0)
-            return ERROR_OPERATION_ABORTED;
-        if (w == WAIT_FAILED)
-            return GetLastError();
-    }
+    struct request *q = oldest_pending(r);
+    if (q == NULL)
+        return ERROR_OPERATION_ABORTED; /* nothing left pending */
+    HANDLE events[2] = { r->cancel, q->ov.hEvent };
+    DWORD w = WaitForMultipleObjects(2, events, FALSE, TimeoutMs);
+    if (w == WAIT_TIMEOUT)
+        return ERROR_TIMEOUT;
+    if (w == WAIT_OBJECT_0)
+        return ERROR_OPERATION_ABORTED;
+    if (w == WAIT_FAILED)
+        return GetLastError();
     q->pending = FALSE;
     if (!GetOverlappedResult(r->device, &q->ov, Length, FALSE))
         return GetLastError();

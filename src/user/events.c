@@ -30,7 +30,7 @@ size_t SanctumWalkOffset(const SANCTUM_WALK *Walk, const void *Batch)
     return (size_t)(Walk->Next - (const unsigned char *)Batch);
 }
 
-/* A string of `bytes` at body + offset, inside `room` bytes after the body; 0 if it does not fit. */
+/* A string of `bytes` at body + offset, inside the body's `room` bytes; 0 if it does not fit. */
 static int take_string(const unsigned char *body, size_t room, size_t *offset, USHORT bytes,
                        SANCTUM_STRING *s)
 {

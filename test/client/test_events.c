@@ -198,7 +198,7 @@ static void test_empty_and_names(void)
        "unknown types have names\n");
 }
 
-/* A record with its fields changed by `edit`, after a valid mark: corrupt at offset 32. */
+/* After a valid mark, a record of `type` (Size forced to `size` unless 0xFFFF): corrupt at 32. */
 static void expect_corrupt(const char *what, USHORT type, const void *body, size_t body_len,
                            size_t tail_len, USHORT size)
 {
@@ -295,6 +295,11 @@ static void test_padding_and_alignment(void)
     free(q);
 }
 
+static size_t size_at(const struct batch *b, size_t offset)
+{
+    return ((const SANCTUM_EVENT_HEADER *)(const void *)(b->bytes + offset))->Size;
+}
+
 /* Every prefix of a valid batch: whole records then END or CORRUPT, never a read past it. */
 static void test_every_cut(void)
 {
@@ -302,17 +307,18 @@ static void test_every_cut(void)
     size_t starts[16], n = 0, bad = 0;
 
     build_all(&b);
-    for (size_t off = 0; off < b.len; off += ((SANCTUM_EVENT_HEADER *)(b.bytes + off))->Size)
+    for (size_t off = 0; off < b.len; off += size_at(&b, off))
         starts[n++] = off;
     for (size_t len = 0; len <= b.len; len++) {
         unsigned char *p = exact(&b, len);
         size_t whole = 0, offset;
         int records;
-        while (whole < n && starts[whole] + ((SANCTUM_EVENT_HEADER *)(b.bytes + starts[whole]))->Size <= len)
+        while (whole < n && starts[whole] + size_at(&b, starts[whole]) <= len)
             whole++;
         int at_boundary = len == b.len || (whole < n && starts[whole] == len);
         ULONG status = walk_all(p, len, &records, &offset);
-        if ((size_t)records != whole || status != (at_boundary ? SANCTUM_WALK_END : SANCTUM_WALK_CORRUPT))
+        ULONG expected = at_boundary ? SANCTUM_WALK_END : SANCTUM_WALK_CORRUPT;
+        if ((size_t)records != whole || status != expected)
             bad++;
         free(p);
     }

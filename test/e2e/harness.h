@@ -34,7 +34,7 @@ const char *wine_version(void);
 /* What a child process did: its exit code and everything it printed. */
 typedef struct {
     DWORD exit_code;
-    char out[8192];
+    char out[65536];
     char err[8192];
 } child_result;
 
