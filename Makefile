@@ -191,10 +191,13 @@ $$($(1)_OUT)/test/sanctum-probe.sys: $$($(1)_OUT)/test/unsigned/sanctum-probe.sy
 	$$(call msg,SIGN,$$@)
 	$(Q)toolchain/sign.sh $(SIGN_ARGS) --cafile $(CAFILE) $$< $$@
 
-$$($(1)_OUT)/test/sanctum-e2e.exe: $$($(1)_EOBJ) $$($(1)_OUT)/test/sanctum-probe.sys
+# The suite talks to the device through the client's protocol library, as an agent would.
+$(1)_ELIB := $$($(1)_OUT)/obj/user/client.o $$($(1)_OUT)/obj/user/events.o
+$$($(1)_OUT)/test/sanctum-e2e.exe: $$($(1)_EOBJ) $$($(1)_ELIB) $$($(1)_OUT)/test/sanctum-probe.sys
 	$$(call msg,LINK,$$@)
 	@mkdir -p $$(@D)
-	$(Q)$$($(1)_CC) $$($(1)_USER_LDFLAGS) $(USER_LDFLAGS) -s $$($(1)_EOBJ) $(USER_LIBS) -o $$@
+	$(Q)$$($(1)_CC) $$($(1)_USER_LDFLAGS) $(USER_LDFLAGS) -s $$($(1)_EOBJ) $$($(1)_ELIB) $(USER_LIBS) \
+		-o $$@
 
 $$($(1)_SHIPPED): $$($(1)_OUT)/%: $$($(1)_OUT)/unsigned/% toolchain/sign.sh $(SIGN_DEPS)
 	$$(call msg,SIGN,$$@)
@@ -265,6 +268,20 @@ $(HOST_OUT)/fuzz-driver: $(FUZZ_OBJ)
 
 -include $(FUZZ_OBJ:.o=.d)
 
+# The client library's record walker on the host: its unit tests and a libFuzzer target.
+CLIENT_TEST_OBJ := $(patsubst %.c,$(HOST_OUT)/unit/%.o,test/client/test_events.c src/user/events.c)
+
+$(HOST_OUT)/client-tests: $(CLIENT_TEST_OBJ)
+	$(call msg,HOSTLD,$@)
+	$(Q)$(HOSTCC) $(SANITIZE) $^ -o $@
+
+$(HOST_OUT)/fuzz-events: test/client/fuzz_events.c src/user/events.c
+	$(call msg,FUZZLD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(FUZZCC) $(HOST_TEST_CFLAGS) -fsanitize=fuzzer,address,undefined $^ -o $@
+
+-include $(CLIENT_TEST_OBJ:.o=.d)
+
 # New inputs go to $(FUZZ_OUT)/corpus, never into test/fuzz/corpus.
 fuzz: $(HOST_OUT)/fuzz-driver
 	@test/fuzz/run.sh $< $(FUZZ_TIME) $(FUZZ_OUT)
@@ -276,7 +293,8 @@ $(HOST_OUT)/pecheck: toolchain/pecheck.c
 
 # Every suite prints `<suite>: N passed, M failed`; test/summary.sh adds them up.
 check: $(foreach tc,$(TOOLCHAINS),build-$(tc) $($(tc)_OUT)/test/sanctum-e2e.exe) \
-	$(HOST_OUT)/pecheck $(HOST_OUT)/unit-tests $(HOST_OUT)/fuzz-driver
+	$(HOST_OUT)/pecheck $(HOST_OUT)/unit-tests $(HOST_OUT)/fuzz-driver \
+	$(HOST_OUT)/client-tests $(HOST_OUT)/fuzz-events
 	@DDK_INCLUDE=$(DDK_INCLUDE) test/check.sh $(foreach tc,$(TOOLCHAINS),$($(tc)_OUT))
 
 # clang's static analyzer and cppcheck over driver and client (also part of check).

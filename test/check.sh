@@ -25,6 +25,7 @@ run build test/build.sh
 run analyze test/analyze.sh "${DDK_INCLUDE:-/usr/share/mingw-w64/include/ddk}"
 run unit test/unit/run.sh build/host/unit-tests
 run fuzz test/fuzz/run.sh build/host/fuzz-driver 20 build/fuzz
+run client test/client/run.sh build/host/client-tests build/host/fuzz-events 5
 run repro test/repro.sh
 run dist test/dist.sh build/host/pecheck
 # shellcheck disable=SC2086

@@ -417,7 +417,7 @@ static int check_device(int running, SANCTUM_VERSION *v, int *answered)
     DWORD returned;
 
     *answered = 0;
-    DWORD error = device_open(GENERIC_READ, &device);
+    DWORD error = SanctumOpen(GENERIC_READ, 0, &device);
     if (error != ERROR_SUCCESS) {
         const wchar_t *advice = find_advice(error, CTX_DEVICE);
         describe_error(error, text, sizeof text / sizeof text[0]);
@@ -426,8 +426,8 @@ static int check_device(int running, SANCTUM_VERSION *v, int *answered)
         return doctor_line(0, L"device", L"%ls does not open: %ls; %ls", path, text,
                            advice != NULL ? advice : L"run: " PROGRAM L" status");
     }
-    error = device_get_version(device, v, &returned);
-    device_close(device);
+    error = SanctumGetVersion(device, v, &returned);
+    SanctumClose(device);
     if (error == ERROR_INVALID_DATA)
         return doctor_line(0, L"device",
                            L"%ls answered GET_VERSION with %lu bytes and Size %lu, this client "

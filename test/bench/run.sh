@@ -443,8 +443,8 @@ wdir=$work/wine
 mkdir -p "$wdir"
 # shellcheck disable=SC2086
 (cd "$tree" && $gcc_cc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude -Itest/e2e -municode \
-    -DUNICODE -D_UNICODE test/bench/winebench.c test/e2e/harness.c -ladvapi32 \
-    -o "$wdir/winebench.exe") >"$wdir/build.log" 2>&1 ||
+    -DUNICODE -D_UNICODE test/bench/winebench.c test/e2e/harness.c src/user/client.c \
+    src/user/events.c -ladvapi32 -o "$wdir/winebench.exe") >"$wdir/build.log" 2>&1 ||
     die "building winebench.exe failed: see ${wdir#"$root"/}/build.log"
 # shellcheck disable=SC1003 # a backslash for tr
 winpath() { printf 'Z:%s' "$1" | tr / '\\'; }

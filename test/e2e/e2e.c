@@ -161,6 +161,26 @@ static void test_client_usage(void)
 
     expect_failure(argsf(L"install \"%ls\\no-such-driver.sys\"", bin_dir), 1, "install",
                    "driver file missing");
+    expect_failure(L"watch --bogus", 2, "unknown option '--bogus'", NULL);
+    expect_failure(L"watch --count", 2, "--count needs a value", NULL);
+    expect_failure(L"watch --count 0", 2, "--count takes", NULL);
+    expect_failure(L"watch --count 12x", 2, "--count takes", NULL);
+    expect_failure(L"watch --types disk", 2, "--types takes", NULL);
+    expect_failure(L"watch --types mark,", 2, "--types takes", NULL);
+    expect_failure(L"watch --timeout 0", 2, "--timeout takes", NULL);
+    expect_failure(L"watch --queue 1K", 2, "--queue takes", NULL);
+    expect_failure(L"watch --queue 9M", 2, "--queue takes", NULL);
+    expect_failure(L"watch --json --json --json --json --json --json --json --json --json --json", 2,
+                   "wrong number of arguments for watch", NULL);
+    expect_failure(L"mark", 2, "wrong number of arguments for mark", NULL);
+    expect_failure(L"mark \"\"", 2, "TEXT must be 1 to 256 bytes", NULL);
+    expect_failure(L"mark 12345678901234567890123456789012345678901234567890123456789012345678901234567890"
+                   L"12345678901234567890123456789012345678901234567890123456789012345678901234567890"
+                   L"12345678901234567890123456789012345678901234567890123456789012345678901234567890"
+                   L"12345678901234567",
+                   2, "got 257", NULL);
+    expect_failure(L"watch --count 1", 1, "watch: open", "ctl start");
+    expect_failure(L"mark x", 1, "mark: open", "ctl start");
     expect_failure(L"stop", 1, "stop", "not installed");
     expect_failure(L"start", 1, "start", "not installed");
     expect_failure(L"uninstall", 1, "uninstall", "not installed");
@@ -178,6 +198,7 @@ static void test_ctl_protocol(void)
     expect_success(L"stats --json", "\"Size\":112,\"OpenHandles\":1,");
     expect_success(L"fill 16M 0x10", "filled 16777216 bytes, pattern ok");
     expect_success(L"fill 1", "filled 1 bytes, pattern ok");
+    expect_success(L"mark \"nobody listens\"", "sent a mark (14 bytes)");
     ctl(L"roundtrip first second third", &r);
     ok(r.exit_code == 0 && strstr(r.out, "first\r\nsecond\r\nthird\r\n") != NULL,
        "roundtrip: exit %lu, output: %s%s\n", r.exit_code, r.out, r.err);
@@ -305,6 +326,7 @@ static void test_ctl_lifecycle(void)
     test_protocol();
     test_windows(self_path);
     test_ctl_protocol();
+    test_watch(argsf(L"%ls\\%ls", bin_dir, SANCTUM_CTL_FILE));
     test_trust_cert();
     doctor("with the certificate removed", 1, untrusted);
     expect_success(argsf(L"trust-cert \"%ls\"", cert_path), "added to");

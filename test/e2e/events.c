@@ -33,43 +33,13 @@ typedef struct {
     unsigned char buf[BATCH + 64];
 } request;
 
+/* The protocol library's calls work on a handle opened for overlapped I/O. */
 static HANDLE open_overlapped(DWORD access)
 {
-    return CreateFileW(SANCTUM_USER_DEVICE_PATH, access, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
-                       OPEN_EXISTING, FILE_FLAG_OVERLAPPED, NULL);
-}
+    HANDLE h;
 
-/* A synchronous call on a handle opened for overlapped I/O. */
-static DWORD call(HANDLE h, DWORD code, const void *in, DWORD in_len, void *out, DWORD out_len,
-                  DWORD *returned)
-{
-    OVERLAPPED ov = { 0 };
-    DWORD error = 0;
-
-    ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
-    *returned = 0;
-    if (!DeviceIoControl(h, code, (void *)in, in_len, out, out_len, returned, &ov)) {
-        error = GetLastError();
-        if (error == ERROR_IO_PENDING)
-            error = GetOverlappedResult(h, &ov, returned, TRUE) ? 0 : GetLastError();
-    }
-    CloseHandle(ov.hEvent);
-    return error;
-}
-
-static DWORD subscribe(HANDLE h, ULONG types, ULONG queue)
-{
-    SANCTUM_SUBSCRIBE s = { sizeof(s), types, queue };
-    DWORD returned;
-
-    return call(h, IOCTL_SANCTUM_SUBSCRIBE, &s, sizeof(s), NULL, 0, &returned);
-}
-
-static DWORD mark(HANDLE h, const void *data, DWORD len)
-{
-    DWORD returned;
-
-    return call(h, IOCTL_SANCTUM_MARK, data, len, NULL, 0, &returned);
+    SanctumOpen(access, FILE_FLAG_OVERLAPPED, &h);
+    return h;
 }
 
 static void issue(HANDLE h, request *r, DWORD out_len)
@@ -188,32 +158,35 @@ static void test_refusals(void)
     ok(r.error == ERROR_INSUFFICIENT_BUFFER, "GET_EVENTS into %u: error %lu\n", BATCH - 1, r.error);
     release(&r);
 
-    ok(call(h, IOCTL_SANCTUM_SUBSCRIBE, &s, sizeof(s) - 1, NULL, 0, &returned) ==
+    ok(SanctumIoctl(h, IOCTL_SANCTUM_SUBSCRIBE, &s, sizeof(s) - 1, NULL, 0, &returned) ==
            ERROR_INVALID_PARAMETER, "SUBSCRIBE with 11 bytes accepted\n");
     s.Size = sizeof(s) + 1;
-    ok(call(h, IOCTL_SANCTUM_SUBSCRIBE, &s, sizeof(s), NULL, 0, &returned) ==
+    ok(SanctumIoctl(h, IOCTL_SANCTUM_SUBSCRIBE, &s, sizeof(s), NULL, 0, &returned) ==
            ERROR_INVALID_PARAMETER, "SUBSCRIBE with Size 13 accepted\n");
-    ok(subscribe(h, 0, 0) == ERROR_INVALID_PARAMETER, "SUBSCRIBE to no type accepted\n");
-    ok(subscribe(h, SANCTUM_EVENT_ALL | 1, 0) == ERROR_INVALID_PARAMETER,
+    ok(SanctumSubscribe(h, 0, 0) == ERROR_INVALID_PARAMETER, "SUBSCRIBE to no type accepted\n");
+    ok(SanctumSubscribe(h, SANCTUM_EVENT_ALL | 1, 0) == ERROR_INVALID_PARAMETER,
        "SUBSCRIBE to type 0 accepted\n");
-    ok(subscribe(h, 1u << SANCTUM_EVENT_TYPE_COUNT, 0) == ERROR_INVALID_PARAMETER,
+    ok(SanctumSubscribe(h, 1u << SANCTUM_EVENT_TYPE_COUNT, 0) == ERROR_INVALID_PARAMETER,
        "SUBSCRIBE to an unknown type accepted\n");
-    ok(subscribe(h, SANCTUM_EVENT_ALL, SANCTUM_MIN_QUEUE_BYTES - 1) == ERROR_INVALID_PARAMETER,
+    ok(SanctumSubscribe(h, SANCTUM_EVENT_ALL, SANCTUM_MIN_QUEUE_BYTES - 1) ==
+           ERROR_INVALID_PARAMETER,
        "SUBSCRIBE with a queue below the minimum accepted\n");
-    ok(subscribe(h, SANCTUM_EVENT_ALL, SANCTUM_MAX_QUEUE_BYTES + 1) == ERROR_INVALID_PARAMETER,
+    ok(SanctumSubscribe(h, SANCTUM_EVENT_ALL, SANCTUM_MAX_QUEUE_BYTES + 1) ==
+           ERROR_INVALID_PARAMETER,
        "SUBSCRIBE with a queue above the maximum accepted\n");
     /* The access bits: SUBSCRIBE needs read access, MARK write access. */
-    ok(subscribe(wo, SANCTUM_EVENT_ALL, 0) == ERROR_ACCESS_DENIED,
+    ok(SanctumSubscribe(wo, SANCTUM_EVENT_ALL, 0) == ERROR_ACCESS_DENIED,
        "SUBSCRIBE on a write-only handle accepted\n");
-    ok(mark(ro, "x", 1) == ERROR_ACCESS_DENIED, "MARK on a read-only handle accepted\n");
-    ok(mark(wo, "", 0) == ERROR_INVALID_PARAMETER, "MARK of 0 bytes accepted\n");
-    ok(mark(wo, big, sizeof(big)) == ERROR_INVALID_PARAMETER, "MARK of %u bytes accepted\n",
-       (unsigned)sizeof(big));
-    ok(mark(wo, big, sizeof(big) - 1) == 0, "MARK of %u bytes refused\n", SANCTUM_MAX_MARK);
+    ok(SanctumSendMark(ro, "x", 1) == ERROR_ACCESS_DENIED, "MARK on a read-only handle accepted\n");
+    ok(SanctumSendMark(wo, "", 0) == ERROR_INVALID_PARAMETER, "MARK of 0 bytes accepted\n");
+    ok(SanctumSendMark(wo, big, sizeof(big)) == ERROR_INVALID_PARAMETER,
+       "MARK of %u bytes accepted\n", (unsigned)sizeof(big));
+    ok(SanctumSendMark(wo, big, sizeof(big) - 1) == 0, "MARK of %u bytes refused\n",
+       SANCTUM_MAX_MARK);
 
-    ok(subscribe(h, SANCTUM_EVENT_ALL, 0) == 0, "SUBSCRIBE failed\n");
-    ok(subscribe(h, SANCTUM_EVENT_ALL, 0) == ERROR_ALREADY_EXISTS,
-       "a second SUBSCRIBE on the handle: error %lu\n", subscribe(h, SANCTUM_EVENT_ALL, 0));
+    ok(SanctumSubscribe(h, SANCTUM_EVENT_ALL, 0) == 0, "SUBSCRIBE failed\n");
+    ok(SanctumSubscribe(h, SANCTUM_EVENT_ALL, 0) == ERROR_ALREADY_EXISTS,
+       "a second SUBSCRIBE on the handle: error %lu\n", SanctumSubscribe(h, SANCTUM_EVENT_ALL, 0));
     expect_now(1, 0, "one subscription");
     CloseHandle(h);
     CloseHandle(ro);
@@ -231,12 +204,12 @@ static void test_pending(void)
     if (!ok(h != INVALID_HANDLE_VALUE && w != INVALID_HANDLE_VALUE, "open: error %lu\n",
             GetLastError()))
         return;
-    ok(subscribe(h, SANCTUM_EVENT_MASK(SANCTUM_EVENT_MARK), 0) == 0, "SUBSCRIBE failed\n");
+    ok(SanctumSubscribe(h, SANCTUM_EVENT_MASK(SANCTUM_EVENT_MARK), 0) == 0, "SUBSCRIBE failed\n");
     issue(h, &r[0], BATCH);
     ok(r[0].error == ERROR_IO_PENDING, "GET_EVENTS on an empty queue: error %lu\n", r[0].error);
     ok(still_pending(&r[0]), "GET_EVENTS completed with nothing queued\n");
     expect_now(1, 1, "one request pending");
-    ok(mark(w, "hello", 5) == 0, "MARK failed\n");
+    ok(SanctumSendMark(w, "hello", 5) == 0, "MARK failed\n");
     ok(finish(h, &r[0], WAIT_MS), "the MARK did not complete the pending request\n");
     ok(r[0].error == 0 && r[0].returned == 40, "completed: error %lu, %lu bytes\n", r[0].error,
        r[0].returned);
@@ -252,7 +225,7 @@ static void test_pending(void)
         char text[8];
 
         snprintf(text, sizeof(text), "m%d", i);
-        ok(mark(w, text, (DWORD)strlen(text)) == 0, "MARK %d failed\n", i);
+        ok(SanctumSendMark(w, text, (DWORD)strlen(text)) == 0, "MARK %d failed\n", i);
         ok(finish(h, &r[i], WAIT_MS) && r[i].error == 0, "request %d: error %lu\n", i, r[i].error);
         check_mark(record_at(&r[i], 0), text, (ULONG64)i + 2, "in order");
         release(&r[i]);
@@ -260,7 +233,7 @@ static void test_pending(void)
 
     /* Queued while nobody waits: one GET_EVENTS takes them all, whole records only. */
     for (i = 0; i < 3; i++)
-        ok(mark(w, "abcdefghijklmnop", 16) == 0, "MARK %d failed\n", i);
+        ok(SanctumSendMark(w, "abcdefghijklmnop", 16) == 0, "MARK %d failed\n", i);
     issue(h, &r[0], BATCH);
     ok(r[0].error == 0 && r[0].returned == 3 * 48, "batch: error %lu, %lu bytes\n", r[0].error,
        r[0].returned);
@@ -280,7 +253,7 @@ static void test_cancel(void)
 
     if (!ok(h != INVALID_HANDLE_VALUE, "open: error %lu\n", GetLastError()))
         return;
-    ok(subscribe(h, SANCTUM_EVENT_MASK(SANCTUM_EVENT_MARK), 0) == 0, "SUBSCRIBE failed\n");
+    ok(SanctumSubscribe(h, SANCTUM_EVENT_MASK(SANCTUM_EVENT_MARK), 0) == 0, "SUBSCRIBE failed\n");
     for (i = 0; i < SANCTUM_MAX_PENDING_PER_HANDLE; i++) {
         issue(h, &r[i], BATCH);
         ok(r[i].error == ERROR_IO_PENDING, "request %d: error %lu\n", i, r[i].error);
@@ -309,7 +282,7 @@ static void test_cancel(void)
     expect_now(1, 0, "after cancel-all");
 
     /* The handle still works: a cancelled request loses no record. */
-    ok(mark(h, "after", 5) == 0, "MARK failed\n");
+    ok(SanctumSendMark(h, "after", 5) == 0, "MARK failed\n");
     issue(h, &r[0], BATCH);
     ok(r[0].error == 0, "GET_EVENTS after cancel: error %lu\n", r[0].error);
     check_mark(record_at(&r[0], 0), "after", 1, "after cancel");
@@ -326,7 +299,7 @@ static void test_close_while_waiting(void)
 
     if (!ok(h != INVALID_HANDLE_VALUE, "open: error %lu\n", GetLastError()))
         return;
-    ok(subscribe(h, SANCTUM_EVENT_MASK(SANCTUM_EVENT_MARK), 0) == 0, "SUBSCRIBE failed\n");
+    ok(SanctumSubscribe(h, SANCTUM_EVENT_MASK(SANCTUM_EVENT_MARK), 0) == 0, "SUBSCRIBE failed\n");
     for (i = 0; i < 2; i++)
         issue(h, &r[i], BATCH);
     expect_now(1, 2, "before close");
@@ -348,7 +321,7 @@ int events_child(void)
     HANDLE h = open_overlapped(GENERIC_READ);
     static request r[2];
 
-    if (h == INVALID_HANDLE_VALUE || subscribe(h, SANCTUM_EVENT_ALL, 0))
+    if (h == INVALID_HANDLE_VALUE || SanctumSubscribe(h, SANCTUM_EVENT_ALL, 0))
         return 1;
     issue(h, &r[0], BATCH);
     issue(h, &r[1], BATCH);
@@ -418,10 +391,10 @@ static void test_overflow(void)
     if (!ok(h != INVALID_HANDLE_VALUE && stats_of(&before), "open: error %lu\n", GetLastError()))
         return;
     memset(payload, 'z', sizeof(payload));
-    ok(subscribe(h, SANCTUM_EVENT_MASK(SANCTUM_EVENT_MARK), SANCTUM_MIN_QUEUE_BYTES) == 0,
+    ok(SanctumSubscribe(h, SANCTUM_EVENT_MASK(SANCTUM_EVENT_MARK), SANCTUM_MIN_QUEUE_BYTES) == 0,
        "SUBSCRIBE failed\n");
     for (i = 0; i < sent; i++)
-        ok(mark(h, payload, sizeof(payload)) == 0, "MARK %lu failed\n", i);
+        ok(SanctumSendMark(h, payload, sizeof(payload)) == 0, "MARK %lu failed\n", i);
     ok(stats_of(&after), "GET_STATS failed\n");
     ok(after.EventsQueued - before.EventsQueued == fit &&
            after.EventsDropped - before.EventsDropped == sent - fit,
@@ -448,7 +421,7 @@ static void test_overflow(void)
     } while (r.error == 0 && seen < sent);
     ok(seen == fit, "%lu records drained, expected %lu\n", seen, fit);
     /* The next record tells the reader how many were lost: its sequence jumps. */
-    ok(mark(h, "next", 4) == 0, "MARK failed\n");
+    ok(SanctumSendMark(h, "next", 4) == 0, "MARK failed\n");
     issue(h, &r, BATCH);
     check_mark(record_at(&r, 0), "next", (ULONG64)sent + 1, "after the overflow");
     release(&r);
@@ -466,11 +439,11 @@ static void test_subscribers(void)
 
     for (i = 0; i < 3; i++) {
         h[i] = open_overlapped(GENERIC_READ);
-        ok(h[i] != INVALID_HANDLE_VALUE && subscribe(h[i], types[i], 0) == 0,
+        ok(h[i] != INVALID_HANDLE_VALUE && SanctumSubscribe(h[i], types[i], 0) == 0,
            "subscriber %d: error %lu\n", i, GetLastError());
     }
     expect_now(3, 0, "three subscribers");
-    ok(mark(w, "one", 3) == 0 && mark(w, "two", 3) == 0, "MARK failed\n");
+    ok(SanctumSendMark(w, "one", 3) == 0 && SanctumSendMark(w, "two", 3) == 0, "MARK failed\n");
     for (i = 0; i < 2; i++) {
         issue(h[i], &r, BATCH);
         ok(r.error == 0 && r.returned == 2 * 32, "subscriber %d: error %lu, %lu bytes\n", i,
@@ -506,7 +479,8 @@ static void test_image_load(const wchar_t *probe_path)
 
     if (!ok(h != INVALID_HANDLE_VALUE, "open: error %lu\n", GetLastError()))
         return;
-    ok(subscribe(h, SANCTUM_EVENT_MASK(SANCTUM_EVENT_IMAGE_LOAD), 0) == 0, "SUBSCRIBE failed\n");
+    ok(SanctumSubscribe(h, SANCTUM_EVENT_MASK(SANCTUM_EVENT_IMAGE_LOAD), 0) == 0,
+       "SUBSCRIBE failed\n");
     issue(h, &r, BATCH);
     service_remove_quietly(PROBE_SERVICE);
     probe = CreateServiceW(scm, PROBE_SERVICE, L"Sanctum probe", SERVICE_ALL_ACCESS,
@@ -558,7 +532,7 @@ static void test_stop_while_waiting(SC_HANDLE service)
 
     if (!ok(h != INVALID_HANDLE_VALUE, "open: error %lu\n", GetLastError()))
         return;
-    ok(subscribe(h, SANCTUM_EVENT_ALL, 0) == 0, "SUBSCRIBE failed\n");
+    ok(SanctumSubscribe(h, SANCTUM_EVENT_ALL, 0) == 0, "SUBSCRIBE failed\n");
     issue(h, &r, BATCH);
     ok(r.error == ERROR_IO_PENDING, "GET_EVENTS: error %lu\n", r.error);
     ok(ControlService(service, SERVICE_CONTROL_STOP, &st), "stop: error %lu\n", GetLastError());

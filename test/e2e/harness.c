@@ -77,46 +77,59 @@ static void read_back(HANDLE file, char *buf, DWORD size)
     buf[got] = 0;
 }
 
-BOOL run_child(const wchar_t *cmdline, child_result *r)
+BOOL child_start(const wchar_t *cmdline, DWORD flags, child_process *c)
 {
     STARTUPINFOW si;
-    PROCESS_INFORMATION pi;
     wchar_t cmd[2048];
-    HANDLE out, err;
-    BOOL started;
+
+    memset(c, 0, sizeof(*c));
+    wcsncpy(cmd, cmdline, ARRAYSIZE(cmd) - 1);
+    cmd[ARRAYSIZE(cmd) - 1] = 0;
+    c->out = temp_output();
+    c->err = temp_output();
+    if (c->out != INVALID_HANDLE_VALUE && c->err != INVALID_HANDLE_VALUE) {
+        memset(&si, 0, sizeof(si));
+        si.cb = sizeof(si);
+        si.dwFlags = STARTF_USESTDHANDLES;
+        si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
+        si.hStdOutput = c->out;
+        si.hStdError = c->err;
+        if (CreateProcessW(NULL, cmd, NULL, NULL, TRUE, flags, NULL, NULL, &si, &c->pi))
+            return TRUE;
+    }
+    if (c->out != INVALID_HANDLE_VALUE)
+        CloseHandle(c->out);
+    if (c->err != INVALID_HANDLE_VALUE)
+        CloseHandle(c->err);
+    return FALSE;
+}
+
+void child_finish(child_process *c, DWORD timeout_ms, child_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->exit_code = (DWORD)-1;
+    if (WaitForSingleObject(c->pi.hProcess, timeout_ms) != WAIT_OBJECT_0)
+        TerminateProcess(c->pi.hProcess, 255);
+    WaitForSingleObject(c->pi.hProcess, INFINITE);
+    GetExitCodeProcess(c->pi.hProcess, &r->exit_code);
+    CloseHandle(c->pi.hThread);
+    CloseHandle(c->pi.hProcess);
+    read_back(c->out, r->out, sizeof(r->out));
+    read_back(c->err, r->err, sizeof(r->err));
+    CloseHandle(c->out);
+    CloseHandle(c->err);
+}
+
+BOOL run_child(const wchar_t *cmdline, child_result *r)
+{
+    child_process c;
 
     memset(r, 0, sizeof(*r));
     r->exit_code = (DWORD)-1;
-    wcsncpy(cmd, cmdline, ARRAYSIZE(cmd) - 1);
-    cmd[ARRAYSIZE(cmd) - 1] = 0;
-    out = temp_output();
-    err = temp_output();
-    if (out == INVALID_HANDLE_VALUE || err == INVALID_HANDLE_VALUE) {
-        if (out != INVALID_HANDLE_VALUE)
-            CloseHandle(out);
-        if (err != INVALID_HANDLE_VALUE)
-            CloseHandle(err);
+    if (!child_start(cmdline, 0, &c))
         return FALSE;
-    }
-    memset(&si, 0, sizeof(si));
-    si.cb = sizeof(si);
-    si.dwFlags = STARTF_USESTDHANDLES;
-    si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
-    si.hStdOutput = out;
-    si.hStdError = err;
-    started = CreateProcessW(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi);
-    if (started) {
-        if (WaitForSingleObject(pi.hProcess, 60000) != WAIT_OBJECT_0)
-            TerminateProcess(pi.hProcess, 255);
-        GetExitCodeProcess(pi.hProcess, &r->exit_code);
-        CloseHandle(pi.hThread);
-        CloseHandle(pi.hProcess);
-        read_back(out, r->out, sizeof(r->out));
-        read_back(err, r->err, sizeof(r->err));
-    }
-    CloseHandle(out);
-    CloseHandle(err);
-    return started;
+    child_finish(&c, 60000, r);
+    return TRUE;
 }
 
 int count_lines(const char *s)
@@ -175,8 +188,10 @@ BOOL log_wait_more(const char *needle, int before)
 
 HANDLE device_open(DWORD access)
 {
-    return CreateFileW(SANCTUM_USER_DEVICE_PATH, access, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
-                       OPEN_EXISTING, 0, NULL);
+    HANDLE h;
+
+    SanctumOpen(access, 0, &h); /* CreateFileW's last error stays for the caller */
+    return h;
 }
 
 DWORD device_ioctl(HANDLE h, DWORD code, const void *in, DWORD in_len, void *out, DWORD out_len,
@@ -192,9 +207,7 @@ BOOL device_stats(HANDLE h, SANCTUM_STATS *s)
 {
     DWORD returned;
 
-    memset(s, 0, sizeof(*s));
-    return device_ioctl(h, IOCTL_SANCTUM_GET_STATS, NULL, 0, s, sizeof(*s), &returned) == 0 &&
-           returned == sizeof(*s);
+    return SanctumGetStats(h, s, &returned) == ERROR_SUCCESS;
 }
 
 DWORD service_state(const wchar_t *name, DWORD *error)

@@ -7,7 +7,7 @@
 #include <wincrypt.h>
 #include <winioctl.h>
 #include <stdio.h>
-#include "sanctum/ioctl.h"
+#include "sanctum/client.h"
 
 /* The file names, which a fork's DRIVER_NAME changes like the names in ioctl.h. */
 #ifndef SANCTUM_DRIVER_FILE
@@ -34,12 +34,23 @@ const char *wine_version(void);
 /* What a child process did: its exit code and everything it printed. */
 typedef struct {
     DWORD exit_code;
-    char out[8192];
+    char out[65536];
     char err[8192];
 } child_result;
 
 /* Runs `cmdline` to completion (60 s at most); returns FALSE if it could not run. */
 BOOL run_child(const wchar_t *cmdline, child_result *r);
+
+/* A child still running, its output going to temporary files. */
+typedef struct {
+    PROCESS_INFORMATION pi;
+    HANDLE out, err;
+} child_process;
+
+/* Starts `cmdline` with CreateProcess flags; FALSE if it could not. */
+BOOL child_start(const wchar_t *cmdline, DWORD flags, child_process *c);
+/* Waits up to timeout_ms (then ends it with exit code 255) and collects what it did. */
+void child_finish(child_process *c, DWORD timeout_ms, child_result *r);
 /* Number of lines in s (a last line without a newline counts). */
 int count_lines(const char *s);
 
@@ -52,13 +63,13 @@ int log_count(const char *needle);
 /* Waits up to 5 s for the count of needle to exceed `before`. */
 BOOL log_wait_more(const char *needle, int before);
 
-/* Opens \\.\SanctumEDR with the given access; INVALID_HANDLE_VALUE and last error on failure. */
+/* SanctumOpen for a synchronous handle; INVALID_HANDLE_VALUE and last error on failure. */
 HANDLE device_open(DWORD access);
 /* DeviceIoControl returning the Win32 error (0 on success) and the bytes returned. */
 DWORD device_ioctl(HANDLE h, DWORD code, const void *in, DWORD in_len, void *out, DWORD out_len,
                    DWORD *returned);
 
-/* GET_STATS, whole (returned == sizeof); FALSE otherwise. */
+/* SanctumGetStats: TRUE when the driver returned the whole structure. */
 BOOL device_stats(HANDLE h, SANCTUM_STATS *s);
 
 /* The service's current state, or 0 with *error set when it cannot be queried. */
@@ -74,6 +85,8 @@ void test_protocol(void);
 void run_events(const wchar_t *driver_path, const wchar_t *probe_path, const wchar_t *self);
 /* The consumer that test_killed_consumer starts and kills: `sanctum-e2e events-child`. */
 int events_child(void);
+/* watch.c: sanctumctl mark and watch against a running driver; ctl is sanctumctl's path. */
+void test_watch(const wchar_t *ctl);
 /* stress.c: load/unload cycles, threads, a fuzzer; installs its own service. */
 void run_stress(const wchar_t *driver_path);
 

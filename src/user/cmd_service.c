@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/* The commands that drive the service: install, uninstall, start, stop, status. */
+#include "sanctumctl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+int cmd_install(int argc, wchar_t **argv)
+{
+    struct service s;
+    wchar_t *path;
+    DWORD error = argc > 0 ? full_path(argv[0], &path)
+                           : file_next_to_exe(SANCTUM_DRIVER_FILE, &path);
+
+    if (error != ERROR_SUCCESS)
+        return fail(L"install", error, CTX_SERVICE);
+
+    DWORD attributes = GetFileAttributesW(path);
+    if (attributes == INVALID_FILE_ATTRIBUTES)
+        error = GetLastError();
+    else if (attributes & FILE_ATTRIBUTE_DIRECTORY)
+        error = ERROR_FILE_NOT_FOUND; /* a directory is no driver file */
+    if (error == ERROR_SUCCESS)
+        error = service_connect(SC_MANAGER_CREATE_SERVICE, 0, &s);
+    if (error == ERROR_SUCCESS) {
+        SC_HANDLE svc = CreateServiceW(s.scm, SANCTUM_SERVICE_NAME, SANCTUM_DISPLAY_NAME,
+                                       SERVICE_QUERY_STATUS, SERVICE_KERNEL_DRIVER,
+                                       SERVICE_DEMAND_START, SERVICE_ERROR_NORMAL, path, NULL,
+                                       NULL, NULL, NULL, NULL);
+        if (svc == NULL)
+            error = GetLastError();
+        else
+            CloseServiceHandle(svc);
+        service_disconnect(&s);
+    }
+
+    int rc = EXIT_OK;
+    if (error != ERROR_SUCCESS)
+        rc = fail(L"install", error, CTX_SERVICE);
+    else
+        out(L"installed service %ls (%ls)\n", SANCTUM_SERVICE_NAME, path);
+    free(path);
+    return rc;
+}
+
+int cmd_uninstall(int argc, wchar_t **argv)
+{
+    SERVICE_STATUS_PROCESS status;
+    struct service s;
+    enum err_ctx ctx = CTX_SERVICE;
+    int stopped = 0;
+
+    (void)argc;
+    (void)argv;
+    DWORD error = service_connect(SC_MANAGER_CONNECT,
+                                  SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE, &s);
+    if (error != ERROR_SUCCESS)
+        return fail(L"uninstall", error, CTX_SERVICE);
+
+    error = service_query(s.svc, &status);
+    if (error == ERROR_SUCCESS && status.dwCurrentState != SERVICE_STOPPED) {
+        error = service_stop(s.svc, &ctx);
+        stopped = error == ERROR_SUCCESS;
+    }
+    if (error == ERROR_SUCCESS) {
+        ctx = CTX_SERVICE;
+        if (!DeleteService(s.svc))
+            error = GetLastError();
+    }
+    service_disconnect(&s);
+
+    if (stopped)
+        out(L"stopped\n");
+    if (error != ERROR_SUCCESS)
+        return fail(L"uninstall", error, ctx);
+    out(L"uninstalled\n");
+    return EXIT_OK;
+}
+
+int cmd_start(int argc, wchar_t **argv)
+{
+    struct service s;
+    wchar_t *image = NULL;
+
+    (void)argc;
+    (void)argv;
+    DWORD error = service_connect(SC_MANAGER_CONNECT,
+                                  SERVICE_START | SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG, &s);
+    if (error != ERROR_SUCCESS)
+        return fail(L"start", error, CTX_SERVICE);
+
+    if (!StartServiceW(s.svc, 0, NULL))
+        error = GetLastError();
+    else
+        error = service_wait(s.svc, SERVICE_RUNNING);
+    /*
+     * A failed load with the driver file gone names the file, whatever the code: Windows
+     * answers 2 or 3, Wine 1114 (ERROR_DLL_INIT_FAILED).
+     */
+    if (error != ERROR_SUCCESS && error != ERROR_SERVICE_ALREADY_RUNNING &&
+        error != ERROR_SERVICE_DISABLED && error != ERROR_ACCESS_DENIED &&
+        error != ERROR_SERVICE_MARKED_FOR_DELETE) {
+        image = service_image_path(s.svc);
+        if (image != NULL && !image_file_missing(image)) {
+            free(image);
+            image = NULL;
+        }
+    }
+    service_disconnect(&s);
+
+    if (error == ERROR_SUCCESS) {
+        out(L"started\n");
+        return EXIT_OK;
+    }
+    int rc = image == NULL ? fail(L"start", error, CTX_START)
+                           : fail_because(L"start", error,
+                                          L"driver file missing: the service points to %ls; run "
+                                          PROGRAM L" uninstall, then " PROGRAM L" install "
+                                          L"PATH-TO-SYS",
+                                          image);
+    free(image);
+    return rc;
+}
+
+int cmd_stop(int argc, wchar_t **argv)
+{
+    struct service s;
+    enum err_ctx ctx;
+
+    (void)argc;
+    (void)argv;
+    DWORD error = service_connect(SC_MANAGER_CONNECT, SERVICE_STOP | SERVICE_QUERY_STATUS, &s);
+    if (error != ERROR_SUCCESS)
+        return fail(L"stop", error, CTX_SERVICE);
+
+    error = service_stop(s.svc, &ctx);
+    service_disconnect(&s);
+
+    if (error != ERROR_SUCCESS)
+        return fail(L"stop", error, ctx);
+    out(L"stopped\n");
+    return EXIT_OK;
+}
+
+static void print_device_status(void)
+{
+    SANCTUM_VERSION v;
+    wchar_t text[512];
+    HANDLE device;
+    DWORD returned;
+
+    DWORD error = SanctumOpen(GENERIC_READ, 0, &device);
+    if (error != ERROR_SUCCESS) {
+        error_text(error, text, sizeof text / sizeof text[0]);
+        out(L"device: not reachable: %ls (error %lu)\n", text, error);
+        return;
+    }
+    error = SanctumGetVersion(device, &v, &returned);
+    SanctumClose(device);
+    if (error != ERROR_SUCCESS) {
+        error_text(error, text, sizeof text / sizeof text[0]);
+        out(L"device: bad answer to GET_VERSION: %ls (error %lu)\n", text, error);
+        return;
+    }
+    out(L"device: answers: driver %lu.%lu.%lu protocol %lu (%ls)\n", v.Major, v.Minor, v.Patch,
+        v.Protocol,
+        v.Protocol == SANCTUM_PROTOCOL_VERSION ? L"protocols match" : L"PROTOCOL MISMATCH");
+}
+
+int cmd_status(int argc, wchar_t **argv)
+{
+    SERVICE_STATUS_PROCESS status;
+    struct service s;
+
+    (void)argc;
+    (void)argv;
+    DWORD error = service_connect(SC_MANAGER_CONNECT, SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG,
+                                  &s);
+    if (error == ERROR_SERVICE_DOES_NOT_EXIST)
+        out(L"service: not installed\n");
+    if (error != ERROR_SUCCESS)
+        return fail(L"status", error, CTX_SERVICE);
+
+    error = service_query(s.svc, &status);
+    wchar_t *image = error == ERROR_SUCCESS ? service_image_path(s.svc) : NULL;
+    service_disconnect(&s);
+    if (error != ERROR_SUCCESS)
+        return fail(L"status", error, CTX_SERVICE);
+
+    out(L"service: %ls\n", state_name(status.dwCurrentState));
+    if (image != NULL)
+        out(L"image: %ls\n", image);
+    free(image);
+    print_device_status();
+    return EXIT_OK;
+}
+
