@@ -26,6 +26,7 @@
  */
 #include "shim.h"
 #include "sanctum.h"
+#include "sanctum/events.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -96,25 +97,20 @@ static void visit(const SANCTUM_EVENT_HEADER *Record, TALLY *Tally)
     Tally->Received++;
 }
 
-/*
- * The record walk. The client library's walker (include/sanctum/client.h, src/user/) replaces
- * this function when it lands: every record whole inside the batch, its Size a multiple of 8
- * and at least a header; anything else ends the walk as an error.
- */
+/* The record walk of the client library (include/sanctum/events.h), as an agent walks. */
 static BOOLEAN walk_records(const UCHAR *Batch, ULONG Bytes, TALLY *Tally)
 {
-    ULONG offset = 0;
+    SANCTUM_WALK walk;
+    SANCTUM_EVENT event;
+    ULONG result;
 
-    while (offset < Bytes) {
-        const SANCTUM_EVENT_HEADER *record = (const SANCTUM_EVENT_HEADER *)(Batch + offset);
-
-        if (Bytes - offset < sizeof(*record) || record->Size < sizeof(*record) ||
-            record->Size % 8 || record->Size > Bytes - offset)
+    SanctumWalkBegin(&walk, Batch, Bytes);
+    while ((result = SanctumWalkNext(&walk, &event)) == SANCTUM_WALK_OK) {
+        if (!SanctumEventThread(&event))
             return FALSE;
-        visit(record, Tally);
-        offset += record->Size;
+        visit(event.Header, Tally);
     }
-    return TRUE;
+    return result == SANCTUM_WALK_END;
 }
 
 /* ---- the producers: the same loop for both, started together ---- */

@@ -364,7 +364,8 @@ for cc in gcc clang; do
     # valgrind 3.19 cannot read clang 14's default DWARF 5.
     flags="$unit_flags -O2 -gdwarf-4"
     objs=
-    for src in src/kernel/*.c test/unit/shim/*.c test/bench/cpubench.c test/bench/eventbench.c; do
+    for src in src/kernel/*.c src/user/events.c test/unit/shim/*.c test/bench/cpubench.c \
+        test/bench/eventbench.c; do
         extra=
         case $src in src/kernel/*) extra=$kernel_flags ;; esac
         obj=$dir/obj/$(echo "$src" | tr / _).o
