@@ -220,16 +220,10 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         goto fail_device;
     }
 
-    status = SanctumEventsInit(state);
-    if (!NT_SUCCESS(status)) {
-        SanctumLog(DPFLTR_ERROR_LEVEL, "cannot allocate the event buffers: 0x%08lx",
-                   (unsigned long)status);
-        goto fail_device;
-    }
-
+    SanctumEventsInit(state);
     status = SanctumNotifyRegister(state);
     if (!NT_SUCCESS(status))
-        goto fail_events;
+        goto fail_device;
 
     status = IoCreateSymbolicLink(&link, &name);
     if (!NT_SUCCESS(status)) {
@@ -244,8 +238,6 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
 
 fail_notify:
     SanctumNotifyUnregister();
-fail_events:
-    SanctumEventsRelease(state);
 fail_device:
     IoDeleteDevice(device);
     return status;

@@ -22,8 +22,7 @@ _Static_assert(SANCTUM_MAX_SUBSCRIPTIONS <= 32 && SANCTUM_STAGING_BUFFERS <= 32,
 /* The lowest set bit's index; Bits is not 0. */
 #define SANCTUM_LOWEST_BIT(Bits) ((ULONG)__builtin_ctz((ULONG)(Bits)))
 
-/* A record-sized, nonpaged buffer for every callback that may run at once (sanctum.h). */
-NTSTATUS SanctumEventsInit(PSANCTUM_STATE State)
+VOID SanctumEventsInit(PSANCTUM_STATE State)
 {
     ULONG i;
 
@@ -32,10 +31,35 @@ NTSTATUS SanctumEventsInit(PSANCTUM_STATE State)
         InitializeListHead(&State->Subscriptions[i].Pending);
     }
     KeInitializeSpinLock(&State->SubscriptionsLock);
-    State->Staging = SanctumAllocate(State, (SIZE_T)SANCTUM_STAGING_BUFFERS * SANCTUM_MAX_EVENT_SIZE);
-    if (!State->Staging)
+}
+
+#define SANCTUM_STAGING_BYTES ((SIZE_T)SANCTUM_STAGING_BUFFERS * SANCTUM_MAX_EVENT_SIZE)
+
+/*
+ * The staging buffers (sanctum.h) come with the first subscription and stay until unload: a
+ * callback that saw a subscription may be using them at any moment after. Nobody subscribed,
+ * nobody needs them.
+ */
+static NTSTATUS SanctumStagingEnsure(PSANCTUM_STATE State)
+{
+    PUCHAR staging;
+    KIRQL irql;
+
+    if (State->Staging)
+        return STATUS_SUCCESS;
+    staging = SanctumAllocate(State, SANCTUM_STAGING_BYTES);
+    if (!staging)
         return STATUS_INSUFFICIENT_RESOURCES;
-    State->StagingFree = (LONG)((1ull << SANCTUM_STAGING_BUFFERS) - 1);
+    KeAcquireSpinLock(&State->SubscriptionsLock, &irql);
+    if (!State->Staging) {
+        State->StagingFree = (LONG)((1ull << SANCTUM_STAGING_BUFFERS) - 1);
+        State->Staging = staging;
+        staging = NULL;
+    }
+    KeReleaseSpinLock(&State->SubscriptionsLock, irql);
+    /* Another SUBSCRIBE installed its own meanwhile. */
+    if (staging)
+        SanctumFree(State, staging, SANCTUM_STAGING_BYTES);
     return STATUS_SUCCESS;
 }
 
@@ -187,6 +211,9 @@ NTSTATUS SanctumSubscribe(const SANCTUM_REQUEST *Request, PULONG_PTR Information
     if (!handle)
         return STATUS_INVALID_DEVICE_STATE;
 
+    status = SanctumStagingEnsure(state);
+    if (!NT_SUCCESS(status))
+        return status;
     /* Allocated before the lock, so the checks and the install below are one step. */
     ring = SanctumAllocate(state, bytes);
     if (!ring)
@@ -285,7 +312,7 @@ VOID SanctumEventsRelease(PSANCTUM_STATE State)
         SanctumUnsubscribe(State, owner);
     }
     if (State->Staging) {
-        SanctumFree(State, State->Staging, (SIZE_T)SANCTUM_STAGING_BUFFERS * SANCTUM_MAX_EVENT_SIZE);
+        SanctumFree(State, State->Staging, SANCTUM_STAGING_BYTES);
         State->Staging = NULL;
     }
 }

@@ -38,10 +38,11 @@ typedef struct _SANCTUM_SUBSCRIPTION {
 } SANCTUM_SUBSCRIPTION, *PSANCTUM_SUBSCRIPTION;
 
 /*
- * Records are built in one of these nonpaged buffers before they are copied to each queue:
- * the names a callback gets may be pageable, and only nonpaged memory may be touched under a
- * spin lock. Claimed and released with interlocked operations: a callback never waits for one;
- * when all are in use the event is dropped (and counted) on every queue that wanted it.
+ * A record with names is built in one of these nonpaged buffers before it is copied to each
+ * queue: the names a callback gets may be pageable, and only nonpaged memory may be touched
+ * under a spin lock. Claimed and released with interlocked operations: a callback never waits
+ * for one; when all are in use the event is dropped (and counted) on every queue that wanted
+ * it. Allocated by the first SUBSCRIBE, freed at unload.
  */
 #define SANCTUM_STAGING_BUFFERS 16
 
@@ -68,7 +69,9 @@ typedef struct _SANCTUM_STATE {
     volatile LONG ActiveSlots;       /* bit i: Subscriptions[i] takes events */
     volatile LONG SubscribedTypes;   /* the union of every subscription's Types */
     volatile LONG StagingFree;       /* bit i: staging buffer i is free */
-    PUCHAR Staging;                  /* SANCTUM_STAGING_BUFFERS records of the largest size */
+    PUCHAR Staging;                  /* SANCTUM_STAGING_BUFFERS records of the largest size,
+                                      * from the first SUBSCRIBE to unload; set under
+                                      * SubscriptionsLock */
     KSPIN_LOCK SubscriptionsLock;    /* guards the four below and SANCTUM_HANDLE.Subscription */
     ULONG SlotsInUse;
     ULONG SubscriptionCount;
@@ -128,7 +131,7 @@ NTSTATUS SanctumDeviceControl(const SANCTUM_REQUEST *Request, ULONG Code, PULONG
 BOOLEAN SanctumIsKnownIoctl(ULONG Code);
 
 /* events.c: subscriptions, their queues of records and their pending GET_EVENTS requests. */
-NTSTATUS SanctumEventsInit(PSANCTUM_STATE State);
+VOID SanctumEventsInit(PSANCTUM_STATE State);
 /* Ends every subscription (their pending requests complete with STATUS_CANCELLED), then
  * frees the staging buffers. The callbacks must be gone already. */
 VOID SanctumEventsRelease(PSANCTUM_STATE State);

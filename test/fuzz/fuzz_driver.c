@@ -20,8 +20,8 @@
  *   3 READ    slot len
  *   4 WRITE   slot len fill
  *   5 IOCTL   slot code inlen outlen fill
- *   6 FAULT   k             the (k % 16 + 1)-th failable kernel call from now fails (16:
- *                           past DriverEntry's 15, for a RELOAD)
+ *   6 FAULT   k             the (k % 15 + 1)-th failable kernel call from now fails (15:
+ *                           past DriverEntry's 14, for a RELOAD)
  *   7 RELOAD                DriverUnload with the handles open, then DriverEntry again
  *   8 MAJOR   slot major    an IRP of another major function
  *   9 WINE                  toggle: a 0-byte read or write gets an MDL (Wine) or none
@@ -411,6 +411,7 @@ static struct {
     BOOLEAN WineMdl;
     ULONG Step, Op;   /* where the run is, for the messages */
     ULONG QueueBytes; /* of every subscription's queue */
+    BOOLEAN Staging;  /* the staging buffers exist: from the first SUBSCRIBE to unload */
     LONG64 Now;       /* the system time the shim gives the driver */
     ULONG Events;     /* published by this input, in events[] */
 } m;
@@ -522,10 +523,11 @@ static void check_calls(const char *what, ULONG64 calls_before, ULONG64 injected
     }
 }
 
-/* DriverEntry's failable calls: IoCreateDevice, the security calls, the staging buffers, the
- * three notify registrations, IoCreateSymbolicLink. */
-#define DRIVER_ENTRY_CALLS 15
-/* The records a callback builds in before queueing them: allocated by DriverEntry. */
+/* DriverEntry's failable calls: IoCreateDevice, the security calls, the three notify
+ * registrations, IoCreateSymbolicLink. */
+#define DRIVER_ENTRY_CALLS 14
+/* The records a callback builds before queueing them: allocated by the first SUBSCRIBE whose
+ * input is valid, kept until unload. */
 #define STAGING_BYTES ((ULONG64)SANCTUM_STAGING_BUFFERS * SANCTUM_MAX_EVENT_SIZE)
 
 static void load(void)
@@ -552,9 +554,8 @@ static void load(void)
     }
     CHECK(status == STATUS_SUCCESS && m.Driver, "DriverEntry: 0x%08x", (unsigned)status);
     memset(&m.Expected, 0, sizeof(m.Expected));
-    m.Expected.PoolAllocations = 1;
-    m.Expected.PoolBytes = STAGING_BYTES;
     m.QueueBytes = 0;
+    m.Staging = FALSE;
     check_invariants("DriverEntry");
 }
 
@@ -1027,7 +1028,7 @@ static void do_ioctl(MODEL_HANDLE *h, ULONG c, ULONG in_len, ULONG out_len, UCHA
 {
     ULONG method = METHOD_FROM_CTL_CODE(c), access = (c >> 14) & 3, i;
     ULONG64 made, injected;
-    CALL calls[] = { CALL_MAP };
+    CALL calls[2] = { CALL_MAP, CALL_NONE };
     int n = 0, hit;
     BOOLEAN refused_size = FALSE, absurd = FALSE;
     ULONG ring = 0;
@@ -1110,13 +1111,19 @@ static void do_ioctl(MODEL_HANDLE *h, ULONG c, ULONG in_len, ULONG out_len, UCHA
     if ((method == METHOD_IN_DIRECT || method == METHOD_OUT_DIRECT) && out_len &&
         c == IOCTL_SANCTUM_FILL)
         n = 1;
-    /* SUBSCRIBE allocates its queue once its input is valid, before it looks further. */
+    /* SUBSCRIBE allocates, once its input is valid and before it looks further, the staging
+     * buffers if they do not exist yet, then its queue. */
     if (c == IOCTL_SANCTUM_SUBSCRIBE &&
         NT_SUCCESS(subscribe_check(in_len || out_len ? input : NULL, in_len, &ring))) {
-        calls[0] = CALL_POOL;
-        n = 1;
+        calls[0] = calls[1] = CALL_POOL;
+        n = m.Staging ? 1 : 2;
     }
     hit = predict_fault(n);
+    if (n == 2 && hit != 0) {
+        m.Staging = TRUE;
+        m.Expected.PoolAllocations++;
+        m.Expected.PoolBytes += STAGING_BYTES;
+    }
     check_calls("IOCTL", made, injected, n, hit, calls);
     m.Expected.Ioctls++;
     before_reply = m.Expected;
@@ -1600,7 +1607,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (m.Handles[i].File)
             op_close(&m.Handles[i], FALSE);
     check_invariants("closing every handle");
-    CHECK(m.Expected.PoolAllocations == 1 && m.Expected.PoolBytes == STAGING_BYTES,
+    CHECK(m.Expected.PoolAllocations == (m.Staging ? 1 : 0) &&
+              m.Expected.PoolBytes == (m.Staging ? STAGING_BYTES : 0),
           "the model still has more than the staging buffers after closing every handle");
     unload();
     return 0;

@@ -29,9 +29,8 @@ typedef struct {
 } UNIT_MESSAGE;
 #define MESSAGE_BYTES(n) ((ULONG64)FIELD_OFFSET(UNIT_MESSAGE, Data) + (ULONG64)(n))
 #define HANDLE_BYTES ((ULONG64)sizeof(SANCTUM_HANDLE))
-/* What a loaded driver holds with no handle open: its event staging buffers (events.c). */
-#define DRIVER_BLOCKS 1ull
-#define DRIVER_BYTES ((ULONG64)SANCTUM_STAGING_BUFFERS * SANCTUM_MAX_EVENT_SIZE)
+/* The event staging buffers the driver holds from its first subscription to unload. */
+#define STAGING_BYTES ((ULONG64)SANCTUM_STAGING_BUFFERS * SANCTUM_MAX_EVENT_SIZE)
 
 /* malloc that cannot fail; exactly n bytes, so that ASan sees any access past them. */
 void *xmalloc(size_t n);
