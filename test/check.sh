@@ -9,13 +9,16 @@ logs=build/check
 rm -rf "$logs"
 mkdir -p "$logs"
 
-# run NAME COMMAND...: a suite's output is shown and kept in build/check/NAME.log.
+# run NAME COMMAND...: a suite's output is shown and kept in build/check/NAME.log, and what it
+# took in build/check/times (make check has a budget of 10 minutes on 2 cores).
 run() {
     name=$1; shift
     echo "== $name"
+    start=$(date +%s)
     "$@" >"$logs/$name.log" 2>&1
     echo "exit $?" >"$logs/$name.exit"
     cat "$logs/$name.log"
+    echo "$name $(($(date +%s) - start)) s" >>"$logs/times"
 }
 
 shipped=

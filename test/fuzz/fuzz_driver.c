@@ -1309,8 +1309,8 @@ out:
 
 /*
  * SUBSCRIBE with each field at its boundaries (and the input's length around 12). A queue
- * byte below 0xF0 picks a queue that costs little (or none: refused); 0xF0 and up, one of the
- * large ones (the shim fills every pool block, so an 8 MiB queue costs milliseconds).
+ * byte below 0xF0 picks a small queue (or none: refused), which an input can fill (drops);
+ * 0xF0 and up, one of the large ones, which only the totals' cap can refuse.
  */
 static void op_subscribe(INPUT *in, MODEL_HANDLE *h)
 {

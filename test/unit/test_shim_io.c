@@ -263,12 +263,6 @@ static void die_unknown_conversion(void)
 }
 
 /* A user pointer is handed over in an untouchable page: touching it kills the process. */
-static int crashes(void (*fn)(void))
-{
-    int status;
-
-    return run_in_child(fn, &status) && !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
 DIE_CASE(crash_touch_user_pointer, FAKE_TOUCH_USER_POINTER)
 
 static void test_io_manager(void)

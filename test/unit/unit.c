@@ -342,6 +342,42 @@ static void die_corrupt_list(void)
     RemoveEntryList(&b);
 }
 
+/* A block large enough for the page pool (test/unit/shim/pages.c), its length not a multiple
+ * of anything. */
+#define LARGE_BLOCK (4 * 4096 + 13)
+
+static volatile UCHAR sink;
+
+static void touch_large(ptrdiff_t at, BOOLEAN free_first)
+{
+    volatile UCHAR *p = ExAllocatePoolWithTag(NonPagedPoolNx, LARGE_BLOCK, TEST_TAG);
+
+    if (free_first)
+        ExFreePoolWithTag((PVOID)p, TEST_TAG);
+    sink = p[at];
+    p[at] = 1;
+}
+
+static void large_last_byte(void)
+{
+    touch_large(LARGE_BLOCK - 1, FALSE);
+}
+
+static void crash_large_past_end(void)
+{
+    touch_large(LARGE_BLOCK, FALSE);
+}
+
+static void crash_large_before_start(void)
+{
+    touch_large(-1, FALSE);
+}
+
+static void crash_large_after_free(void)
+{
+    touch_large(0, TRUE);
+}
+
 int run_in_child(void (*fn)(void), int *status)
 {
     int fd;
@@ -367,6 +403,13 @@ int dies(void (*fn)(void))
     int status;
 
     return run_in_child(fn, &status) && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+}
+
+int crashes(void (*fn)(void))
+{
+    int status;
+
+    return run_in_child(fn, &status) && !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 void test_shim(void)
@@ -417,6 +460,31 @@ void test_shim(void)
     ok(shim_current_irql() == PASSIVE_LEVEL && shim_spin_locks_held() == 0 && lock == 0,
        "after release: IRQL %u, %u locks\n", shim_current_irql(), shim_spin_locks_held());
 
+    /* Large blocks: on pages of their own, filled like the rest, every misuse reported. */
+    a = ExAllocatePoolWithTag(NonPagedPoolNx, LARGE_BLOCK, TEST_TAG);
+    blocks = shim_pool_outstanding(&bytes);
+    ok(a && blocks == 1 && bytes == LARGE_BLOCK, "large block: %llu blocks, %llu bytes\n",
+       U64(blocks), U64(bytes));
+    ok(a && ((ULONG_PTR)a & 15) == 0,
+       "a large block at %p is not 16-byte aligned, as x64 pool is\n", a);
+    if (a) {
+        PUCHAR p = a;
+        SIZE_T i = 0;
+
+        p[4096] = 7; /* a written page is the block's own, the next block's is filled */
+        b = ExAllocatePoolWithTag(NonPagedPoolNx, LARGE_BLOCK, TEST_TAG);
+        while (b && i < LARGE_BLOCK && ((PUCHAR)b)[i] == 0xA5)
+            i++;
+        ok(b && b != a && p[0] == 0xA5 && p[4096] == 7 && i == LARGE_BLOCK,
+           "large blocks are not all 0xA5 (byte %zu of the second)\n", (size_t)i);
+        ExFreePoolWithTag(b, TEST_TAG);
+        ExFreePoolWithTag(a, TEST_TAG);
+    }
+    ok(!crashes(large_last_byte), "touching a large block's last byte crashed\n");
+    ok(crashes(crash_large_past_end), "touching the byte past a large block did not crash\n");
+    ok(crashes(crash_large_before_start), "touching the byte before a large block did not "
+                                          "crash\n");
+    ok(crashes(crash_large_after_free), "touching a freed large block did not crash\n");
     ok(dies(die_double_free), "a double free did not abort\n");
     ok(dies(die_wrong_tag), "a free with the wrong tag did not abort\n");
     ok(dies(die_free_null), "a free of NULL did not abort\n");

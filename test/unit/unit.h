@@ -69,6 +69,8 @@ void end_scenario_(const char *file, int line, PSANCTUM_STATE st);
 int run_in_child(void (*fn)(void), int *status);
 /* True if fn, run in a child process, died of abort(). */
 int dies(void (*fn)(void));
+/* True if fn, run in a child process, did not exit 0: abort(), a fault, a sanitizer report. */
+int crashes(void (*fn)(void));
 
 /* The shim's ledger is empty (pool, devices, links, handles, files, IRPs); reports it if not. */
 #define check_ledger_empty(what) check_ledger_empty_(__FILE__, __LINE__, (what))

@@ -760,9 +760,9 @@ static PVOID system_buffer(const VOID *Input, ULONG InputLength, ULONG Length)
 
     if (!buffer)
         shim_die("system_buffer: out of host memory (%u bytes)", Length);
-    memset(buffer, 0xA5, Length);
     if (InputLength)
         memcpy(buffer, Input, InputLength);
+    memset(buffer + InputLength, SHIM_POOL_FILL, Length - InputLength);
     return buffer;
 }
 

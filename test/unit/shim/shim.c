@@ -4,7 +4,7 @@
  * one fault-injection counter that every failable call of the shim goes through.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "shim.h"
+#include "shim_private.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -87,7 +87,8 @@ ULONG shim_spin_locks_held(VOID)
 
 /*
  * The pool ledger: every live block with its size and tag. Blocks come from malloc at their
- * exact size, so ASan sees any access past the end; a free is checked here before free().
+ * exact size, so ASan sees any access past the end, or from the page pool when large (see
+ * pages.c); a free is checked here before the block goes back.
  */
 typedef struct {
     PVOID Block;
@@ -166,11 +167,15 @@ PVOID ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
     shim_require_irql("ExAllocatePoolWithTag", DISPATCH_LEVEL);
     if (shim_fault("ExAllocatePoolWithTag", STATUS_INSUFFICIENT_RESOURCES))
         return NULL;
-    block = malloc(NumberOfBytes ? NumberOfBytes : 1);
+    if (NumberOfBytes >= SHIM_PAGE_POOL_MIN) {
+        block = shim_pages_alloc(NumberOfBytes);
+    } else {
+        block = malloc(NumberOfBytes ? NumberOfBytes : 1);
+        if (block)
+            memset(block, SHIM_POOL_FILL, NumberOfBytes);
+    }
     if (!block)
         return NULL;
-    /* Pool is not zeroed: code that reads what it never wrote sees this pattern. */
-    memset(block, 0xA5, NumberOfBytes);
 
     pthread_mutex_lock(&pool_mutex);
     if (pool_count == SHIM_MAX_BLOCKS)
@@ -187,6 +192,7 @@ PVOID ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag)
 VOID ExFreePoolWithTag(PVOID P, ULONG Tag)
 {
     char want[5], got[5];
+    SIZE_T bytes;
     size_t i;
 
     shim_require_irql("ExFreePoolWithTag", DISPATCH_LEVEL);
@@ -203,10 +209,14 @@ VOID ExFreePoolWithTag(PVOID P, ULONG Tag)
         shim_die("ExFreePoolWithTag(%p): allocated with tag '%s', freed with tag '%s'", P, want,
                  got);
     }
-    pool_bytes -= pool_blocks[i].Bytes;
+    bytes = pool_blocks[i].Bytes;
+    pool_bytes -= bytes;
     pool_blocks[i] = pool_blocks[--pool_count];
     pthread_mutex_unlock(&pool_mutex);
-    free(P);
+    if (bytes >= SHIM_PAGE_POOL_MIN)
+        shim_pages_free(P, bytes);
+    else
+        free(P);
 }
 
 ULONG64 shim_pool_outstanding(ULONG64 *Bytes)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Between the shim's own files only: the device records that se.c and io.c share. */
+/* Between the shim's own files only: the device records that se.c and io.c share, and the
+ * page pool that shim.c's ExAllocatePoolWithTag uses for large blocks. */
 #ifndef SANCTUM_SHIM_PRIVATE_H
 #define SANCTUM_SHIM_PRIVATE_H
 
@@ -13,5 +14,13 @@ BOOLEAN shim_device_has_link(PDEVICE_OBJECT Device);
 
 /* GENERIC_* as the I/O manager maps them for files and devices. */
 ACCESS_MASK shim_map_generic(ACCESS_MASK Access);
+
+/* Pool is not zeroed: code that reads what it never wrote sees this byte. */
+#define SHIM_POOL_FILL 0xA5
+/* Blocks of this many bytes or more come from the page pool (pages.c). */
+#define SHIM_PAGE_POOL_MIN (16 * 1024)
+/* A block of Bytes bytes, SHIM_POOL_FILL throughout, on pages of its own (NULL: no memory). */
+PVOID shim_pages_alloc(SIZE_T Bytes);
+VOID shim_pages_free(PVOID Block, SIZE_T Bytes);
 
 #endif
