@@ -3,6 +3,9 @@
 # Run every test suite and add up their `<suite>: N passed, M failed[, K skipped]` lines.
 # Usage: test/check.sh BUILD-DIR...   (one per toolchain, e.g. build/x64-clang build/x64-gcc)
 set -u
+# The suites run make as a user would: `make -j2 check` must not hand them its jobserver
+# (which they cannot reach: each warns and the build suite fails) nor its settings.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 logs=build/check
