@@ -69,8 +69,13 @@ void end_scenario_(const char *file, int line, PSANCTUM_STATE st);
 int run_in_child(void (*fn)(void), int *status);
 /* True if fn, run in a child process, died of abort(). */
 int dies(void (*fn)(void));
-/* True if fn, run in a child process, did not exit 0: abort(), a fault, a sanitizer report. */
+/* What a child exits with when what it was to test could not even be set up. */
+#define CHILD_NOT_SET_UP 77
+/* True if fn, run in a child process, died: abort(), a fault, a sanitizer report (any exit
+ * but 0 and CHILD_NOT_SET_UP). */
 int crashes(void (*fn)(void));
+/* True if fn, run in a child process, returned (exit status 0). */
+int exits_cleanly(void (*fn)(void));
 
 /* The shim's ledger is empty (pool, devices, links, handles, files, IRPs); reports it if not. */
 #define check_ledger_empty(what) check_ledger_empty_(__FILE__, __LINE__, (what))

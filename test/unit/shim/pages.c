@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Large pool blocks on pages of their own, in the spirit of Driver Verifier's special pool:
- * a block starts on a page, what is left of its last page is poisoned for ASan (an access one
- * byte past the end is reported), and a no-access page lies on each side. A freed block's
- * pages become no-access and stay reserved for a while (a use after free faults), then are
- * unmapped.
+ * a block starts on a page with a no-access page on each side, and under ASan what is left of
+ * its last page is poisoned, so that an access one byte past the end is reported too (without
+ * ASan, only one that reaches the next page). A freed block is poisoned and its pages become
+ * no-access; its addresses stay reserved while the quarantine holds it (up to 256 MiB of
+ * blocks, as ASan's own quarantine), so that a use after free is reported, not served by a new
+ * block at the same address.
  *
  * Why not malloc: every pool block is filled with SHIM_POOL_FILL (pool is not zeroed), and a
  * subscription's queue may be 8 MiB. Filled by memset, each such block costs a page fault per
@@ -17,6 +19,7 @@
 
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef __has_feature
@@ -33,27 +36,34 @@
 #endif
 
 #define PAGE ((size_t)4096)
-/* Freed blocks whose addresses stay reserved before they are unmapped. */
-#define QUARANTINE 64
+/* Larger requests fail as an exhausted pool would (NULL), before any memory is touched. */
+#define LARGEST ((size_t)1 << 30)
+/* Freed blocks whose addresses stay reserved: this many at most, of this many bytes in all. */
+#define QUARANTINE 1024
+#define QUARANTINE_BYTES ((size_t)256 << 20)
 
 static pthread_mutex_t pages_mutex = PTHREAD_MUTEX_INITIALIZER;
-static int fill_fd = -1;  /* a memory file of fill_bytes bytes of SHIM_POOL_FILL */
-static size_t fill_bytes;
+static int fill_fd = -1; /* a memory file that holds SHIM_POOL_FILL */
 static struct {
-    UCHAR *Base;
-    size_t Span;
+    UCHAR *Block;
+    size_t Data; /* the block's pages; a guard page on each side */
 } quarantine[QUARANTINE];
-static size_t quarantine_next;
+static size_t quarantine_head, quarantine_count, quarantine_bytes;
 
 static size_t page_round(SIZE_T Bytes)
 {
     return ((size_t)Bytes + PAGE - 1) & ~(PAGE - 1);
 }
 
-/* The fill file holds at least Bytes bytes. Called with pages_mutex held. */
-static void fill_grow(size_t Bytes)
+/*
+ * The fill file holds at least Bytes bytes. Called with pages_mutex held. Its size is read
+ * from the file, never remembered: a child process made by fork() shares the file, and it only
+ * ever grows.
+ */
+static BOOLEAN fill_grow(size_t Bytes)
 {
     static UCHAR chunk[64 * 1024];
+    struct stat st;
     size_t at, n;
 
     if (fill_fd < 0) {
@@ -62,26 +72,33 @@ static void fill_grow(size_t Bytes)
             shim_die("memfd_create failed: the page pool needs Linux 3.17 or later");
         memset(chunk, SHIM_POOL_FILL, sizeof(chunk));
     }
-    if (Bytes <= fill_bytes)
-        return;
+    if (fstat(fill_fd, &st))
+        shim_die("the page pool's fill file cannot be read");
+    if ((size_t)st.st_size >= Bytes)
+        return TRUE;
     if (ftruncate(fill_fd, (off_t)Bytes))
-        shim_die("the page pool's fill file cannot grow to %zu bytes", Bytes);
-    for (at = fill_bytes; at < Bytes; at += n) {
+        return FALSE;
+    for (at = (size_t)st.st_size; at < Bytes; at += n) {
         n = Bytes - at < sizeof(chunk) ? Bytes - at : sizeof(chunk);
         if (pwrite(fill_fd, chunk, n, (off_t)at) != (ssize_t)n)
             shim_die("the page pool's fill file cannot be written");
     }
-    fill_bytes = Bytes;
+    return TRUE;
 }
 
 PVOID shim_pages_alloc(SIZE_T Bytes)
 {
     size_t data = page_round(Bytes);
     UCHAR *base, *block;
+    BOOLEAN filled;
 
+    if (!Bytes || Bytes > LARGEST)
+        return NULL;
     pthread_mutex_lock(&pages_mutex);
-    fill_grow(data);
+    filled = fill_grow(data);
     pthread_mutex_unlock(&pages_mutex);
+    if (!filled)
+        return NULL;
     /* Reserve the block and its two guard pages, then map the fill over the middle. */
     base = mmap(NULL, data + 2 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                 -1, 0);
@@ -104,23 +121,37 @@ VOID shim_pages_free(PVOID Block, SIZE_T Bytes)
 {
     size_t data = page_round(Bytes);
     UCHAR *block = Block, *old;
-    size_t old_span;
+    size_t old_data;
 
 #ifdef SHIM_ASAN
     __lsan_unregister_root_region(block, Bytes);
 #endif
-    ASAN_UNPOISON_MEMORY_REGION(block + Bytes, data - Bytes);
-    /* No access from now on; the private pages are dropped, the addresses kept. */
+    /* ASan names a touch from now on (use-after-poison); the pages fault on it anyway. */
+    ASAN_POISON_MEMORY_REGION(block, data);
     if (mmap(block, data, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
              -1, 0) == MAP_FAILED)
         shim_die("ExFreePoolWithTag(%p): its pages cannot be made no-access", Block);
-    pthread_mutex_lock(&pages_mutex);
-    old = quarantine[quarantine_next].Base;
-    old_span = quarantine[quarantine_next].Span;
-    quarantine[quarantine_next].Base = block - PAGE;
-    quarantine[quarantine_next].Span = data + 2 * PAGE;
-    quarantine_next = (quarantine_next + 1) % QUARANTINE;
-    pthread_mutex_unlock(&pages_mutex);
-    if (old)
-        munmap(old, old_span);
+    /* Into the quarantine; first the oldest blocks leave it, each unmapped with its shadow
+     * clean again for whatever is mapped there next. */
+    for (;;) {
+        pthread_mutex_lock(&pages_mutex);
+        if (quarantine_count &&
+            (quarantine_count == QUARANTINE || quarantine_bytes + data > QUARANTINE_BYTES)) {
+            old = quarantine[quarantine_head].Block;
+            old_data = quarantine[quarantine_head].Data;
+            quarantine_head = (quarantine_head + 1) % QUARANTINE;
+            quarantine_count--;
+            quarantine_bytes -= old_data;
+            pthread_mutex_unlock(&pages_mutex);
+            ASAN_UNPOISON_MEMORY_REGION(old, old_data);
+            munmap(old - PAGE, old_data + 2 * PAGE);
+            continue;
+        }
+        quarantine[(quarantine_head + quarantine_count) % QUARANTINE].Block = block;
+        quarantine[(quarantine_head + quarantine_count) % QUARANTINE].Data = data;
+        quarantine_count++;
+        quarantine_bytes += data;
+        pthread_mutex_unlock(&pages_mutex);
+        return;
+    }
 }
