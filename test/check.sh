@@ -6,13 +6,13 @@ set -u
 : "${1:?usage: test/check.sh BUILD-DIR...}"
 # The suites run make as a user would: `make -j2 check` must not hand them its jobserver
 # (which they cannot reach: each warns and the build suite fails), nor the variables given on
-# its command line (the suites check the project's defaults). The lanes below choose their
-# Wine prefixes themselves.
-unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES SANCTUM_WINEPREFIX
+# its command line (the suites check the project's defaults).
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 logs=build/check
-. test/lib.sh
+rm -rf "$logs"
+mkdir -p "$logs"
 
 # run NAME COMMAND...: a suite's output is shown and kept in build/check/NAME.log, and what it
 # took in build/check/times (make check has a budget of 10 minutes on 2 cores).
@@ -25,41 +25,6 @@ run() {
     cat "$logs/$name.log"
     echo "$name $(($(date +%s) - start)) s" >>"$logs/times"
 }
-
-# The Wine suites wait on Wine's round trips between processes more than on the CPU: they run
-# in two lanes at once (below), each lane in a Wine prefix of its own (a wineserver each).
-# Lane a has the default prefix, which the stand-in VM uses: the first build's suites and vm.
-# Lane b: the other builds' suites and the fork's.
-lane_suites() { # lane_suites a|b BUILD-DIR...: the names of the lane's suites
-    if [ "$1" = a ]; then
-        echo "e2e-$(basename "$2") stress-$(basename "$2") vm"
-    else
-        shift 2
-        for out in "$@"; do printf 'e2e-%s stress-%s ' "$(basename "$out")" "$(basename "$out")"; done
-        echo e2e-x64-clang-forkdemo
-    fi
-}
-if [ "$1" = --lane ]; then # test/check.sh --lane a|b BUILD-DIR...: one lane, from below
-    if [ "$2" = a ]; then
-        run "e2e-$(basename "$3")" test/e2e/run.sh e2e "$3"
-        run "stress-$(basename "$3")" test/e2e/run.sh stress "$3"
-        # make vm-test against the stand-in VM: a local sshd whose commands run under Wine.
-        run vm test/vm/check.sh build/vm/standin-shell.exe \
-            "build/dist/sanctum-$(sanctum_version)-x64.zip" build/x64-clang/test/sanctum-e2e.exe
-    else
-        export SANCTUM_WINEPREFIX="$root/build/wine/prefix-b"
-        shift 3
-        for out in "$@"; do
-            run "e2e-$(basename "$out")" test/e2e/run.sh e2e "$out"
-            run "stress-$(basename "$out")" test/e2e/run.sh stress "$out"
-        done
-        run e2e-x64-clang-forkdemo test/e2e/run.sh e2e build/x64-clang-forkdemo
-    fi
-    exit 0
-fi
-
-rm -rf "$logs"
-mkdir -p "$logs"
 
 shipped=
 for out in "$@"; do shipped="$shipped $out/sanctum.sys $out/sanctumctl.exe"; done
@@ -78,31 +43,21 @@ run pe-arm64 env PE_MACHINE=arm64 test/pe/run.sh build/host/pecheck build/cert/s
 run arm64 test/arm64/run.sh build/x64-clang build/arm64-clang
 # make bench, quick: its report complete and well formed (never its figures).
 run bench test/bench/run.sh --quick
-# A fork's renamed driver builds (and, below, loads and answers under Wine like ours).
+for out in "$@"; do
+    run "e2e-$(basename "$out")" test/e2e/run.sh e2e "$out"
+    run "stress-$(basename "$out")" test/e2e/run.sh stress "$out"
+done
+# A fork's renamed driver builds, and loads and answers under Wine like ours.
 run fork test/fork.sh
-# The two lanes; their output is shown when both are done. Lane a runs in a session of its
-# own (setsid), so that an interrupted check can stop all of it.
-setsid "$0" --lane a "$@" >"$logs/lane-a.out" 2>&1 &
-lane_a=$!
-# /bin/kill (procps): dash's own kill takes no process group.
-trap 'env kill -TERM -- "-$lane_a" 2>/dev/null; exit 130' INT TERM HUP
-echo "== the Wine suites, in two lanes (their output follows when both are done)"
-"$0" --lane b "$@" >"$logs/lane-b.out" 2>&1
-wait "$lane_a"
-trap - INT TERM HUP
-cat "$logs/lane-a.out" "$logs/lane-b.out"
+run e2e-x64-clang-forkdemo test/e2e/run.sh e2e build/x64-clang-forkdemo
+# make vm-test against the stand-in VM: a local sshd whose commands run under Wine.
+. test/lib.sh
+run vm test/vm/check.sh build/vm/standin-shell.exe "build/dist/sanctum-$(sanctum_version)-x64.zip" \
+    build/x64-clang/test/sanctum-e2e.exe
 
 passed=0 failed=0 skipped=0
-# A lane that died took its remaining suites with it: each counts as a failure.
-for name in $(lane_suites a "$@") $(lane_suites b "$@"); do
-    if [ ! -f "$logs/$name.exit" ]; then
-        echo "$name: FAIL: never finished (its lane stopped; see build/check/lane-*.out)"
-        failed=$((failed + 1))
-    fi
-done
 for log in "$logs"/*.log; do
     name=$(basename "$log" .log)
-    [ -f "$logs/$name.exit" ] || continue # counted above
     line=$(grep -E "^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$" "$log" | tail -n 1)
     if [ -z "$line" ]; then
         echo "$name: FAIL: no result line ($(cat "$logs/$name.exit"))"

@@ -1,8 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Run the end-to-end or the stress suite for one build under Wine, in a Wine prefix cached
-# under build/ (build/wine/prefix, or SANCTUM_WINEPREFIX: each prefix has a wineserver of its
-# own, so suites in two prefixes can run at once).
+# under build/.
 # Usage: test/e2e/run.sh e2e|stress BUILD-DIR   (e.g. build/x64-clang)
 set -eu
 suite=${1:?usage: run.sh e2e|stress BUILD-DIR}
@@ -11,7 +10,7 @@ name=$(basename "$out")
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$(cd "$out" && pwd)
 
-export WINEPREFIX="${SANCTUM_WINEPREFIX:-$root/build/wine/prefix}"
+export WINEPREFIX="$root/build/wine/prefix"
 # No Mono or Gecko installers (no network, no display), and the driver's DbgPrint lines.
 export WINEDLLOVERRIDES="mscoree,mshtml="
 export WINEDEBUG="-all,+debugstr"

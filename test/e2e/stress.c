@@ -18,9 +18,25 @@
 
 static SC_HANDLE scm, service;
 
+/* Why the last start failed, taken when it failed (a later call may change the last error). */
+static char start_failure[96];
+
 static BOOL driver_start(void)
 {
-    return StartServiceW(service, 0, NULL) && service_wait(service, SERVICE_RUNNING, 5000);
+    SERVICE_STATUS status;
+
+    if (!StartServiceW(service, 0, NULL)) {
+        snprintf(start_failure, sizeof(start_failure), "StartService: error %lu", GetLastError());
+        return FALSE;
+    }
+    if (!service_wait(service, SERVICE_RUNNING, 5000)) {
+        status.dwCurrentState = 0;
+        QueryServiceStatus(service, &status);
+        snprintf(start_failure, sizeof(start_failure), "not running after 5 s (state %lu)",
+                 status.dwCurrentState);
+        return FALSE;
+    }
+    return TRUE;
 }
 
 static BOOL driver_stop(void)
@@ -65,8 +81,7 @@ static void test_cycles(void)
         if (h != INVALID_HANDLE_VALUE)
             CloseHandle(h);
     }
-    ok(started == CYCLES, "%d of %d starts succeeded (error %lu)\n", started, CYCLES,
-       GetLastError());
+    ok(started == CYCLES, "%d of %d starts succeeded (%s)\n", started, CYCLES, start_failure);
     ok(answered == started, "the driver answered in %d of %d cycles\n", answered, started);
     ok(stopped == started, "%d of %d stops succeeded\n", stopped, started);
     ok(log_wait_more(NOTHING_LEAKED, clean + CYCLES - 1) &&
@@ -314,7 +329,7 @@ void run_stress(const wchar_t *driver_path)
         goto out;
 
     test_cycles();
-    if (ok(driver_start(), "start: error %lu\n", GetLastError())) {
+    if (ok(driver_start(), "start: %s\n", start_failure)) {
         test_threads();
         test_fuzz();
         clean = log_count(NOTHING_LEAKED);
