@@ -11,9 +11,10 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$(cd "$out" && pwd)
 
 export WINEPREFIX="$root/build/wine/prefix"
-# No Mono or Gecko installers (no network, no display), and the driver's DbgPrint lines.
+# No Mono or Gecko installers (no network, no display); the driver's DbgPrint lines, and the
+# errors of Wine's SCM, winedevice and ntoskrnl (what to read when a start or a load fails).
 export WINEDLLOVERRIDES="mscoree,mshtml="
-export WINEDEBUG="-all,+debugstr"
+export WINEDEBUG="-all,err+service,err+winedevice,err+ntoskrnl,+debugstr"
 unset DISPLAY WAYLAND_DISPLAY
 
 "$root/test/e2e/prefix.sh" "$WINEPREFIX"
