@@ -81,11 +81,14 @@ endif
 
 # Optimized and with debug information, which the link moves out of the shipped binaries.
 COMMON_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -Iinclude -MMD -MP $(NAME_DEFINES)
-# Freestanding kernel code: no CRT, no stack cookies or __chkstk (ntoskrnl exports neither
-# in a form we can call), DDK headers as system headers (they trip -Wpragma-pack otherwise).
-# x64 Windows unwinds every kernel frame through .pdata; -ffreestanding would drop it.
-# With no stack probes, a frame larger than the guard page could step over it: keep them small.
-KERNEL_CFLAGS := $(COMMON_CFLAGS) -ffreestanding -fno-stack-protector -mno-stack-arg-probe \
+# Freestanding kernel code: no CRT, no __chkstk (ntoskrnl exports none we can call), DDK
+# headers as system headers (they trip -Wpragma-pack otherwise). Stack cookies in every
+# function with a local array or an address-taken local: the driver defines the guard and the
+# failure routine itself (src/kernel/gs.c). x64 Windows unwinds every kernel frame through
+# .pdata; -ffreestanding would drop it. With no stack probes, a frame larger than the guard
+# page could step over it: keep them small.
+KERNEL_GS_CFLAGS := -fstack-protector-strong
+KERNEL_CFLAGS := $(COMMON_CFLAGS) -ffreestanding $(KERNEL_GS_CFLAGS) -mno-stack-arg-probe \
 	-Wframe-larger-than=2048 -fasynchronous-unwind-tables -isystem $(DDK_INCLUDE)
 # Subsystem and OS version 10.0, as the WDK writes them for a Windows 10 driver.
 KERNEL_LDFLAGS := -nostdlib -shared -Wl,--subsystem,native -Wl,--entry,DriverEntry \
@@ -231,11 +234,18 @@ SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all
 HOST_TEST_CFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -fshort-wchar -MMD -MP \
 	-Itest/unit/shim -Iinclude -Isrc/kernel
 UNIT_CFLAGS := $(HOST_TEST_CFLAGS) $(SANITIZE) -pthread
+# The driver's sources check their stack cookies against the driver's own guard, as in the
+# kernel build (glibc's is in TLS); nothing else may (DriverEntry changes the guard under live
+# frames of the test harness), and test/unit/test_gs.c holds a frame to smash.
+HOST_GS_CFLAGS := $(KERNEL_GS_CFLAGS) -mstack-protector-guard=global
+HOST_GS_SRC := $(KERNEL_SRC) test/unit/test_gs.c
+$(foreach src,$(HOST_GS_SRC),$(eval $(HOST_OUT)/unit/$(src:.c=.o): GS_CFLAGS := $(HOST_GS_CFLAGS)))
+GS_CFLAGS ?= -fno-stack-protector
 
 $(HOST_OUT)/unit/%.o: %.c
 	$(call msg,HOSTCC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(HOSTCC) $(UNIT_CFLAGS) -c $< -o $@
+	$(Q)$(HOSTCC) $(UNIT_CFLAGS) $(GS_CFLAGS) -c $< -o $@
 
 $(HOST_OUT)/unit-tests: $(UNIT_OBJ)
 	$(call msg,HOSTLD,$@)
@@ -254,12 +264,12 @@ FUZZ_OBJ := $(patsubst %.c,$(HOST_OUT)/fuzz/%.o,$(SHIM_SRC) test/fuzz/fuzz_drive
 $(HOST_OUT)/fuzz/%.o: %.c
 	$(call msg,FUZZCC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(FUZZCC) $(HOST_TEST_CFLAGS) $(SANITIZE) -c $< -o $@
+	$(Q)$(FUZZCC) $(HOST_TEST_CFLAGS) $(SANITIZE) -fno-stack-protector -c $< -o $@
 
 $(HOST_OUT)/fuzz-traced/%.o: %.c test/fuzz/coverage-ignore.txt
 	$(call msg,FUZZCC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(FUZZCC) $(HOST_TEST_CFLAGS) $(SANITIZE) -fsanitize=fuzzer-no-link \
+	$(Q)$(FUZZCC) $(HOST_TEST_CFLAGS) $(SANITIZE) $(HOST_GS_CFLAGS) -fsanitize=fuzzer-no-link \
 		-fsanitize-coverage-ignorelist=test/fuzz/coverage-ignore.txt -c $< -o $@
 
 $(HOST_OUT)/fuzz-driver: $(FUZZ_OBJ)

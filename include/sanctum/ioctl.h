@@ -33,8 +33,13 @@
 #define SANCTUM_DOS_DEVICE_NAME  L"\\??\\" SANCTUM_DEVICE_BASENAME
 #define SANCTUM_USER_DEVICE_PATH L"\\\\.\\" SANCTUM_DEVICE_BASENAME
 
-/* Bumped on any incompatible change to the codes or structures below. */
-#define SANCTUM_PROTOCOL_VERSION 2
+/*
+ * Bumped on any incompatible change to the codes or structures below. Protocol 3: DISCONNECT,
+ * SUBSCRIBE needs read and write access (a new code), MARK records carry the sender's process
+ * id, GET_STATS gains two counters, and new limits (GET_EVENTS' buffer, all handles' messages,
+ * subscriptions per process).
+ */
+#define SANCTUM_PROTOCOL_VERSION 3
 
 /* No input. Output: SANCTUM_VERSION. */
 #define IOCTL_SANCTUM_GET_VERSION \
@@ -71,16 +76,20 @@ typedef struct _SANCTUM_VERSION {
 
 /*
  * ReadFile / WriteFile (direct I/O): each write of 1..SANCTUM_MAX_MESSAGE bytes queues one
- * message on the handle it was written to, up to SANCTUM_MAX_QUEUED (then STATUS_DEVICE_BUSY);
- * each read returns the oldest message whole, or 0 bytes when there is none. A buffer smaller
- * than the message gets STATUS_BUFFER_TOO_SMALL and the message stays queued.
+ * message on the handle it was written to, up to SANCTUM_MAX_QUEUED (then STATUS_DEVICE_BUSY)
+ * and, over every handle together, up to SANCTUM_MAX_TOTAL_MESSAGE_BYTES of messages (then
+ * STATUS_QUOTA_EXCEEDED); a refused write stores nothing. Each read returns the oldest message
+ * whole, or 0 bytes when there is none. A buffer smaller than the message gets
+ * STATUS_BUFFER_TOO_SMALL and the message stays queued.
  */
 #define SANCTUM_MAX_MESSAGE 65536
 #define SANCTUM_MAX_QUEUED 64
+#define SANCTUM_MAX_TOTAL_MESSAGE_BYTES (16u * 1024 * 1024)
 
 /*
- * Output: SANCTUM_STATS, or its first SANCTUM_STATS_V1_SIZE bytes for a protocol-1 client
- * (Size then says how many bytes were written); smaller: STATUS_BUFFER_TOO_SMALL.
+ * Output: SANCTUM_STATS, or its first SANCTUM_STATS_V2_SIZE bytes for a protocol-2 client and
+ * SANCTUM_STATS_V1_SIZE for a protocol-1 client (Size then says how many bytes were written);
+ * smaller: STATUS_BUFFER_TOO_SMALL.
  */
 typedef struct _SANCTUM_STATS {
     ULONG Size;             /* bytes of this structure the driver filled in */
@@ -100,15 +109,21 @@ typedef struct _SANCTUM_STATS {
     ULONG64 EventsDropped;  /* event records dropped because a subscription's queue was full */
     ULONG Subscriptions;    /* subscriptions now */
     ULONG PendingRequests;  /* GET_EVENTS requests pending now */
+    /* Protocol 3. */
+    ULONG64 EventsDroppedNoMemory; /* event records dropped because no pool was left to build
+                                    * them in (apart from EventsDropped) */
+    ULONG64 MessageBytes;   /* bytes of WriteFile messages queued now, over every handle */
 } SANCTUM_STATS, *PSANCTUM_STATS;
 #define SANCTUM_STATS_V1_SIZE 88
+#define SANCTUM_STATS_V2_SIZE 112
 
 /*
  * Protocol 2: events. A handle subscribes once to a set of event types; the driver then
  * queues a record on that handle for each event of those types, and GET_EVENTS takes them.
  * The agent keeps GET_EVENTS requests pending in the driver (the inverted call): each one
  * completes as soon as there is at least one record, or when it is cancelled (STATUS_CANCELLED),
- * its handle is closed or the driver unloads.
+ * its handle is closed or the driver unloads, or with STATUS_DEVICE_NOT_CONNECTED when the
+ * driver is about to stop (DISCONNECT).
  */
 #define SANCTUM_EVENT_PROCESS_CREATE 1
 #define SANCTUM_EVENT_PROCESS_EXIT   2
@@ -132,10 +147,14 @@ typedef struct _SANCTUM_STATS {
  * SANCTUM_MAX_QUEUE_BYTES (rounded up to a multiple of 8), else STATUS_INVALID_PARAMETER.
  * No output. A handle subscribes once (again: STATUS_OBJECT_NAME_COLLISION). At most
  * SANCTUM_MAX_SUBSCRIPTIONS subscriptions and SANCTUM_MAX_TOTAL_QUEUE_BYTES of queues exist
- * at once (beyond: STATUS_QUOTA_EXCEEDED). The subscription ends when its handle closes.
+ * at once, and at most SANCTUM_MAX_SUBSCRIPTIONS_PER_PROCESS of them were made by one process
+ * (beyond: STATUS_QUOTA_EXCEEDED). The subscription ends when its handle closes. After the
+ * handle's IRP_MJ_CLEANUP: STATUS_DELETE_PENDING; on a handle that was open when DISCONNECT
+ * came: STATUS_DEVICE_NOT_CONNECTED. Needs read and write access: protocol 2's code, which
+ * needed only read access (0x8A5C6010), is refused like any unknown code.
  */
 #define IOCTL_SANCTUM_SUBSCRIBE \
-    CTL_CODE(SANCTUM_DEVICE_TYPE, 0x804, METHOD_BUFFERED, FILE_READ_DATA)
+    CTL_CODE(SANCTUM_DEVICE_TYPE, 0x804, METHOD_BUFFERED, FILE_READ_DATA | FILE_WRITE_DATA)
 
 typedef struct _SANCTUM_SUBSCRIBE {
     ULONG Size;       /* sizeof(SANCTUM_SUBSCRIBE) */
@@ -148,12 +167,17 @@ typedef struct _SANCTUM_SUBSCRIBE {
 #define SANCTUM_MAX_QUEUE_BYTES (8u * 1024 * 1024)
 #define SANCTUM_MAX_SUBSCRIPTIONS 32
 #define SANCTUM_MAX_TOTAL_QUEUE_BYTES (32u * 1024 * 1024)
+#define SANCTUM_MAX_SUBSCRIPTIONS_PER_PROCESS 4
 
 /*
  * No input. Output (direct I/O): as many whole records as fit, at least one; the request
  * pends while the handle's queue is empty. Errors: output smaller than SANCTUM_MAX_EVENT_SIZE:
- * STATUS_BUFFER_TOO_SMALL; a handle without a subscription: STATUS_INVALID_DEVICE_STATE;
- * SANCTUM_MAX_PENDING_PER_HANDLE already pending on the handle: STATUS_DEVICE_BUSY.
+ * STATUS_BUFFER_TOO_SMALL; larger than SANCTUM_MAX_QUEUE_BYTES: STATUS_INVALID_PARAMETER
+ * (refused before the buffer is mapped); a handle without a subscription:
+ * STATUS_INVALID_DEVICE_STATE; SANCTUM_MAX_PENDING_PER_HANDLE already pending on the handle:
+ * STATUS_DEVICE_BUSY; after the handle's IRP_MJ_CLEANUP: STATUS_DELETE_PENDING; on a handle
+ * that was open when DISCONNECT came: STATUS_DEVICE_NOT_CONNECTED (also how a pending one ends
+ * then).
  */
 #define IOCTL_SANCTUM_GET_EVENTS \
     CTL_CODE(SANCTUM_DEVICE_TYPE, 0x805, METHOD_OUT_DIRECT, FILE_READ_DATA)
@@ -161,11 +185,23 @@ typedef struct _SANCTUM_SUBSCRIBE {
 
 /*
  * Input: 1..SANCTUM_MAX_MARK bytes (else STATUS_INVALID_PARAMETER), queued as one MARK record
- * on every subscription that asked for marks, this handle's included. No output.
+ * on every subscription that asked for marks, this handle's included, with the sending
+ * process's id. No output.
  */
 #define IOCTL_SANCTUM_MARK \
     CTL_CODE(SANCTUM_DEVICE_TYPE, 0x806, METHOD_BUFFERED, FILE_WRITE_DATA)
 #define SANCTUM_MAX_MARK 256
+
+/*
+ * Protocol 3. No input (else STATUS_INVALID_PARAMETER), no output. The driver is about to
+ * stop: every subscription on every handle ends, each pending GET_EVENTS completes with
+ * STATUS_DEVICE_NOT_CONNECTED (Win32 ERROR_DEVICE_NOT_CONNECTED, 1167), and a later SUBSCRIBE
+ * or GET_EVENTS on any handle that was open then fails with it too: its owner should close it,
+ * since Windows unloads a driver only once every handle to its device is closed. Handles
+ * opened afterwards work as before. sanctumctl stop sends it before asking the SCM to stop.
+ */
+#define IOCTL_SANCTUM_DISCONNECT \
+    CTL_CODE(SANCTUM_DEVICE_TYPE, 0x807, METHOD_BUFFERED, FILE_WRITE_DATA)
 
 /*
  * Every record starts with this header and is a multiple of 8 bytes long (Size counts the
@@ -185,6 +221,9 @@ typedef struct _SANCTUM_EVENT_HEADER {
 #define SANCTUM_EVENT_FLAG_NAME_TRUNCATED         0x1 /* ImageName / FullName was cut */
 #define SANCTUM_EVENT_FLAG_COMMAND_LINE_TRUNCATED 0x2 /* CommandLine was cut */
 #define SANCTUM_EVENT_FLAG_NAME_MISSING           0x4 /* the kernel gave no name */
+/* PROCESS_CREATE (protocol 3): the kernel could not open the image by the name it gives
+ * (FileOpenNameAvailable false), so ImageName may be partial, e.g. without its volume. */
+#define SANCTUM_EVENT_FLAG_NAME_PARTIAL           0x8
 
 /* The longest record; GET_EVENTS needs an output buffer at least this large. */
 #define SANCTUM_MAX_EVENT_SIZE 4096
@@ -238,17 +277,19 @@ typedef struct _SANCTUM_IMAGE_LOAD {
 /* SANCTUM_EVENT_MARK: this body, then Length bytes as the caller sent them. */
 typedef struct _SANCTUM_MARK {
     ULONG Length;
+    ULONG Reserved;            /* 0 */
+    ULONG64 SenderProcessId;   /* the process that sent the MARK (protocol 3) */
 } SANCTUM_MARK, *PSANCTUM_MARK;
 
 /* The layouts are fixed: a 32-bit and a 64-bit client see the same bytes. */
 typedef char SANCTUM_VERSION_SIZE_CHECK[sizeof(SANCTUM_VERSION) == 20 ? 1 : -1];
-typedef char SANCTUM_STATS_SIZE_CHECK[sizeof(SANCTUM_STATS) == 112 ? 1 : -1];
+typedef char SANCTUM_STATS_SIZE_CHECK[sizeof(SANCTUM_STATS) == 128 ? 1 : -1];
 typedef char SANCTUM_SUBSCRIBE_SIZE_CHECK[sizeof(SANCTUM_SUBSCRIBE) == 12 ? 1 : -1];
 typedef char SANCTUM_EVENT_HEADER_SIZE_CHECK[sizeof(SANCTUM_EVENT_HEADER) == 24 ? 1 : -1];
 typedef char SANCTUM_PROCESS_CREATE_SIZE_CHECK[sizeof(SANCTUM_PROCESS_CREATE) == 40 ? 1 : -1];
 typedef char SANCTUM_PROCESS_EXIT_SIZE_CHECK[sizeof(SANCTUM_PROCESS_EXIT) == 16 ? 1 : -1];
 typedef char SANCTUM_THREAD_SIZE_CHECK[sizeof(SANCTUM_THREAD) == 16 ? 1 : -1];
 typedef char SANCTUM_IMAGE_LOAD_SIZE_CHECK[sizeof(SANCTUM_IMAGE_LOAD) == 32 ? 1 : -1];
-typedef char SANCTUM_MARK_SIZE_CHECK[sizeof(SANCTUM_MARK) == 4 ? 1 : -1];
+typedef char SANCTUM_MARK_SIZE_CHECK[sizeof(SANCTUM_MARK) == 16 ? 1 : -1];
 
 #endif

@@ -30,27 +30,54 @@ static NTSTATUS SanctumComplete(PIRP Irp, NTSTATUS Status, ULONG_PTR Information
     return Status;
 }
 
-/*
- * The system-space view of a direct-I/O buffer of Length bytes: NULL with STATUS_SUCCESS
- * when the caller gave none (Wine passes an MDL even then), NULL with
- * STATUS_INSUFFICIENT_RESOURCES when it cannot be mapped. Mapped non-executable: the driver
- * only reads and writes data there.
- */
-static NTSTATUS SanctumMapMdl(PIRP Irp, ULONG Length, PVOID *Address)
+NTSTATUS SanctumMapBuffer(const SANCTUM_BUFFER *Buffer, PVOID *Address)
 {
     *Address = NULL;
-    if (!Irp->MdlAddress || Length == 0)
+    if (Buffer->Length == 0)
         return STATUS_SUCCESS;
-    *Address = MmGetSystemAddressForMdlSafe(Irp->MdlAddress, NormalPagePriority | MdlMappingNoExecute);
+    if (Buffer->Address || !Buffer->Mdl) {
+        *Address = Buffer->Address;
+        return STATUS_SUCCESS;
+    }
+    /* Non-executable: the driver only reads and writes data there. */
+    *Address = MmGetSystemAddressForMdlSafe(Buffer->Mdl, NormalPagePriority | MdlMappingNoExecute);
     return *Address ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES;
 }
 
+/* A direct-I/O buffer of Length bytes, for a handler to map once it has checked the request. */
+static SANCTUM_BUFFER SanctumDirectBuffer(PIRP Irp, ULONG Length)
+{
+    SANCTUM_BUFFER buffer = { NULL, Irp->MdlAddress, Length };
+
+    return buffer;
+}
+
+/*
+ * The process that sent the request. Ours is the only driver on this device's stack, so its
+ * dispatch routines run in the sender's thread; the IRP says the same in any case.
+ */
+static HANDLE SanctumRequestor(PIRP Irp)
+{
+    PEPROCESS process = IoGetRequestorProcess(Irp);
+
+    return process ? PsGetProcessId(process) : PsGetCurrentProcessId();
+}
+
+/*
+ * Opens of the device itself only: a name below it (\\.\SanctumEDR\x) means nothing here.
+ * FILE_DEVICE_SECURE_OPEN already makes the DACL guard such opens; refusing them keeps a
+ * client from mistaking one for a feature.
+ */
 static NTSTATUS SanctumDispatchCreate(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 {
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
     PSANCTUM_HANDLE handle;
     NTSTATUS status;
 
+    if (stack->FileObject->FileName.Length != 0) {
+        SanctumRecord(SanctumState(DeviceObject), STATUS_OBJECT_NAME_NOT_FOUND, 0, 0);
+        return SanctumComplete(Irp, STATUS_OBJECT_NAME_NOT_FOUND, 0);
+    }
     status = SanctumOpen(SanctumState(DeviceObject), &handle);
     if (NT_SUCCESS(status))
         stack->FileObject->FsContext = handle;
@@ -77,34 +104,24 @@ static NTSTATUS SanctumDispatchClose(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 static NTSTATUS SanctumDispatchRead(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 {
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
-    PSANCTUM_STATE state = SanctumState(DeviceObject);
+    SANCTUM_BUFFER buffer = SanctumDirectBuffer(Irp, stack->Parameters.Read.Length);
     ULONG_PTR information = 0;
-    PVOID buffer;
     NTSTATUS status;
 
-    status = SanctumMapMdl(Irp, stack->Parameters.Read.Length, &buffer);
-    if (NT_SUCCESS(status))
-        status = SanctumRead(state, stack->FileObject->FsContext, buffer,
-                             buffer ? stack->Parameters.Read.Length : 0, &information);
-    else
-        SanctumRecordRejected(state, &state->Reads, status);
+    status = SanctumRead(SanctumState(DeviceObject), stack->FileObject->FsContext, &buffer,
+                         &information);
     return SanctumComplete(Irp, status, information);
 }
 
 static NTSTATUS SanctumDispatchWrite(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 {
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
-    PSANCTUM_STATE state = SanctumState(DeviceObject);
+    SANCTUM_BUFFER buffer = SanctumDirectBuffer(Irp, stack->Parameters.Write.Length);
     ULONG_PTR information = 0;
-    PVOID buffer;
     NTSTATUS status;
 
-    status = SanctumMapMdl(Irp, stack->Parameters.Write.Length, &buffer);
-    if (NT_SUCCESS(status))
-        status = SanctumWrite(state, stack->FileObject->FsContext, buffer,
-                              buffer ? stack->Parameters.Write.Length : 0, &information);
-    else
-        SanctumRecordRejected(state, &state->Writes, status);
+    status = SanctumWrite(SanctumState(DeviceObject), stack->FileObject->FsContext, &buffer,
+                          &information);
     return SanctumComplete(Irp, status, information);
 }
 
@@ -112,44 +129,41 @@ static NTSTATUS SanctumDispatchDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP I
 {
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
     ULONG code = stack->Parameters.DeviceIoControl.IoControlCode;
+    ULONG outputLength = stack->Parameters.DeviceIoControl.OutputBufferLength;
     SANCTUM_REQUEST request;
     ULONG_PTR information = 0;
-    NTSTATUS status = STATUS_SUCCESS;
+    NTSTATUS status;
 
     request.State = SanctumState(DeviceObject);
     request.Handle = stack->FileObject->FsContext;
     request.Irp = Irp;
+    request.ProcessId = SanctumRequestor(Irp);
     request.Input = Irp->AssociatedIrp.SystemBuffer;
     request.InputLength = stack->Parameters.DeviceIoControl.InputBufferLength;
-    request.Output = Irp->AssociatedIrp.SystemBuffer;
-    request.OutputLength = stack->Parameters.DeviceIoControl.OutputBufferLength;
 
     /* METHOD_NEITHER would hand us raw user pointers: no code of ours uses it, none is read. */
     switch (METHOD_FROM_CTL_CODE(code)) {
     case METHOD_BUFFERED:
+        request.Output.Address = Irp->AssociatedIrp.SystemBuffer;
+        request.Output.Mdl = NULL;
+        request.Output.Length = outputLength;
         break;
     case METHOD_IN_DIRECT:
     case METHOD_OUT_DIRECT:
-        /* Map the caller's pages only for a request that will use them. */
-        request.Output = NULL;
-        if (SanctumIsKnownIoctl(code))
-            status = SanctumMapMdl(Irp, request.OutputLength, &request.Output);
-        if (!request.Output)
-            request.OutputLength = 0;
+        /* The caller's pages, mapped by the handler only once it has checked the request. */
+        request.Output = SanctumDirectBuffer(Irp, outputLength);
         break;
     default:
-        request.Input = request.Output = NULL;
-        request.InputLength = request.OutputLength = 0;
+        request.Input = NULL;
+        request.InputLength = 0;
+        request.Output = SanctumDirectBuffer(Irp, 0);
+        request.Output.Mdl = NULL;
         break;
     }
-    if (NT_SUCCESS(status)) {
-        status = SanctumDeviceControl(&request, code, &information);
-        /* Pended (GET_EVENTS): events.c completes it, exactly once, whatever ends it. */
-        if (status == STATUS_PENDING)
-            return status;
-    } else {
-        SanctumRecordRejected(request.State, &request.State->Ioctls, status);
-    }
+    status = SanctumDeviceControl(&request, code, &information);
+    /* Pended (GET_EVENTS): events.c completes it, exactly once, whatever ends it. */
+    if (status == STATUS_PENDING)
+        return status;
     return SanctumComplete(Irp, status, information);
 }
 
@@ -162,8 +176,8 @@ static NTSTATUS SanctumDispatchUnsupported(PDEVICE_OBJECT DeviceObject, PIRP Irp
 /*
  * Reverse order of DriverEntry: no new events (Windows returns from each callback's removal
  * only once no call of it is running), then every subscription ends (pending GET_EVENTS
- * complete with STATUS_CANCELLED), then no new opens through the link, then the handles Wine
- * leaves open, and the device.
+ * complete with STATUS_CANCELLED), then the link, then the handles Wine leaves open (Windows
+ * unloads only once every handle is closed), and the device.
  */
 static VOID SanctumUnload(PDRIVER_OBJECT DriverObject)
 {
@@ -180,7 +194,7 @@ static VOID SanctumUnload(PDRIVER_OBJECT DriverObject)
     IoDeleteDevice(device);
 }
 
-NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
+static NTSTATUS SanctumInitialize(PDRIVER_OBJECT DriverObject)
 {
     UNICODE_STRING name = RTL_CONSTANT_STRING(SANCTUM_NT_DEVICE_NAME);
     UNICODE_STRING link = RTL_CONSTANT_STRING(SANCTUM_DOS_DEVICE_NAME);
@@ -188,8 +202,6 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
     PSANCTUM_STATE state;
     NTSTATUS status;
     ULONG i;
-
-    UNREFERENCED_PARAMETER(RegistryPath);
 
     for (i = 0; i <= IRP_MJ_MAXIMUM_FUNCTION; i++)
         DriverObject->MajorFunction[i] = SanctumDispatchUnsupported;
@@ -213,7 +225,11 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
     /* Reads and writes arrive as MDLs: no copy through an intermediate buffer. */
     device->Flags |= DO_DIRECT_IO;
 
-    /* The DACL is in place before the link makes the device reachable from user mode. */
+    /*
+     * The device is named from here on, and \\?\GLOBALROOT\Device\SanctumEDR reaches it
+     * without any link: what keeps every open out until the DACL and the state are ready is
+     * DO_DEVICE_INITIALIZING, which the I/O manager honours until it is cleared below.
+     */
     status = SanctumProtectDevice(device);
     if (!NT_SUCCESS(status)) {
         SanctumLog(DPFLTR_ERROR_LEVEL, "cannot set the device's DACL: 0x%08lx", (unsigned long)status);
@@ -241,4 +257,17 @@ fail_notify:
 fail_device:
     IoDeleteDevice(device);
     return status;
+}
+
+/*
+ * The image's entry point. The stack guard gets its value before any function that checks it
+ * runs, which is why this frame (and SanctumInitStackGuard's) carries no cookie: MSVC drivers
+ * do the same in GsDriverEntry.
+ */
+SANCTUM_NO_STACK_PROTECTOR NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject,
+                                                PUNICODE_STRING RegistryPath)
+{
+    UNREFERENCED_PARAMETER(RegistryPath);
+    SanctumInitStackGuard(DriverObject);
+    return SanctumInitialize(DriverObject);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Protocol 2: subscriptions, their queues of event records, and the GET_EVENTS requests that
+ * Events: subscriptions, their queues of event records, and the GET_EVENTS requests that
  * agents keep pending here (the inverted call). The pending queue, its lock and its cancel
  * logic are all in this file: one place to read when a request hangs or completes twice.
  *
@@ -33,23 +33,51 @@ VOID SanctumEventsInit(PSANCTUM_STATE State)
     KeInitializeSpinLock(&State->SubscriptionsLock);
 }
 
-#define SANCTUM_STAGING_BYTES ((SIZE_T)SANCTUM_STAGING_BUFFERS * SANCTUM_MAX_EVENT_SIZE)
+VOID SanctumEventsOpen(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle)
+{
+    KIRQL irql;
+
+    KeAcquireSpinLock(&State->SubscriptionsLock, &irql);
+    Handle->Generation = State->Generation;
+    KeReleaseSpinLock(&State->SubscriptionsLock, irql);
+}
 
 /*
- * The staging buffers (sanctum.h) come with the first subscription and stay until unload: a
- * callback that saw a subscription may be using them at any moment after. Nobody subscribed,
- * nobody needs them.
+ * The lookaside list's routines take no context: they account to the one device whose staging
+ * block holds the list (set before the list exists, cleared after it is gone).
+ */
+static PSANCTUM_STATE SanctumSpareOwner;
+
+static PVOID NTAPI SanctumSpareAllocate(POOL_TYPE PoolType, SIZE_T Bytes, ULONG Tag)
+{
+    UNREFERENCED_PARAMETER(PoolType);
+    UNREFERENCED_PARAMETER(Tag);
+    return SanctumAllocate(SanctumSpareOwner, Bytes);
+}
+
+static VOID NTAPI SanctumSpareFree(PVOID Block)
+{
+    SanctumFree(SanctumSpareOwner, Block, SANCTUM_MAX_EVENT_SIZE);
+}
+
+/*
+ * The staging block (sanctum.h) comes with the first subscription and stays until unload: a
+ * callback that saw a subscription may be using it at any moment after. Nobody subscribed,
+ * nobody needs it.
  */
 static NTSTATUS SanctumStagingEnsure(PSANCTUM_STATE State)
 {
-    PUCHAR staging;
+    PSANCTUM_STAGING staging;
     KIRQL irql;
 
     if (State->Staging)
         return STATUS_SUCCESS;
-    staging = SanctumAllocate(State, SANCTUM_STAGING_BYTES);
+    staging = SanctumAllocate(State, sizeof(*staging));
     if (!staging)
         return STATUS_INSUFFICIENT_RESOURCES;
+    SanctumSpareOwner = State;
+    ExInitializeNPagedLookasideList(&staging->Spare, SanctumSpareAllocate, SanctumSpareFree, 0,
+                                    SANCTUM_MAX_EVENT_SIZE, SANCTUM_POOL_TAG, 0);
     KeAcquireSpinLock(&State->SubscriptionsLock, &irql);
     if (!State->Staging) {
         State->StagingFree = (LONG)((1ull << SANCTUM_STAGING_BUFFERS) - 1);
@@ -58,8 +86,10 @@ static NTSTATUS SanctumStagingEnsure(PSANCTUM_STATE State)
     }
     KeReleaseSpinLock(&State->SubscriptionsLock, irql);
     /* Another SUBSCRIBE installed its own meanwhile. */
-    if (staging)
-        SanctumFree(State, staging, SANCTUM_STAGING_BYTES);
+    if (staging) {
+        ExDeleteNPagedLookasideList(&staging->Spare);
+        SanctumFree(State, staging, sizeof(*staging));
+    }
     return STATUS_SUCCESS;
 }
 
@@ -171,7 +201,7 @@ static VOID SanctumCancelGetEvents(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     SanctumCompletePending(state, Irp, STATUS_CANCELLED, 0);
 }
 
-/* ---- subscribe, unsubscribe ---- */
+/* ---- subscribe, unsubscribe, disconnect ---- */
 
 /* Called with SubscriptionsLock held. */
 static VOID SanctumUpdateSubscribedTypes(PSANCTUM_STATE State)
@@ -187,6 +217,34 @@ static VOID SanctumUpdateSubscribedTypes(PSANCTUM_STATE State)
     InterlockedExchange(&State->SubscribedTypes, (LONG)types);
 }
 
+/*
+ * Why a handle may no longer subscribe or pend, or STATUS_SUCCESS. Called with SubscriptionsLock
+ * held, or with a slot's lock after its subscription was seen gone: whoever ended it set these
+ * first, under SubscriptionsLock.
+ */
+static NTSTATUS SanctumHandleStatus(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle)
+{
+    if (Handle->CleanedUp)
+        return STATUS_DELETE_PENDING;
+    if (Handle->Generation != State->Generation)
+        return STATUS_DEVICE_NOT_CONNECTED;
+    return STATUS_SUCCESS;
+}
+
+/* Subscriptions made by Process (an id, never dereferenced), in use now. Called with
+ * SubscriptionsLock held. */
+// cppcheck-suppress constParameter
+static ULONG SanctumSubscriptionsOf(PSANCTUM_STATE State, HANDLE Process)
+{
+    ULONG slots = State->SlotsInUse, n = 0;
+
+    while (slots) {
+        n += State->Subscriptions[SANCTUM_LOWEST_BIT(slots)].ProcessId == Process;
+        slots &= slots - 1;
+    }
+    return n;
+}
+
 NTSTATUS SanctumSubscribe(const SANCTUM_REQUEST *Request, PULONG_PTR Information)
 {
     PSANCTUM_STATE state = Request->State;
@@ -195,7 +253,7 @@ NTSTATUS SanctumSubscribe(const SANCTUM_REQUEST *Request, PULONG_PTR Information
     PSANCTUM_SUBSCRIPTION sub;
     PUCHAR ring;
     ULONG bytes, i;
-    NTSTATUS status = STATUS_SUCCESS;
+    NTSTATUS status;
     KIRQL irql, subIrql;
 
     UNREFERENCED_PARAMETER(Information);
@@ -220,10 +278,15 @@ NTSTATUS SanctumSubscribe(const SANCTUM_REQUEST *Request, PULONG_PTR Information
         return STATUS_INSUFFICIENT_RESOURCES;
 
     KeAcquireSpinLock(&state->SubscriptionsLock, &irql);
-    if (handle->Subscription) {
+    status = SanctumHandleStatus(state, handle);
+    if (!NT_SUCCESS(status)) {
+        /* A SUBSCRIBE dispatched after its handle's CLEANUP, or one DISCONNECT ended. */
+    } else if (handle->Subscription) {
         status = STATUS_OBJECT_NAME_COLLISION;
     } else if (state->SubscriptionCount >= SANCTUM_MAX_SUBSCRIPTIONS ||
-               bytes > SANCTUM_MAX_TOTAL_QUEUE_BYTES - state->QueueBytes) {
+               bytes > SANCTUM_MAX_TOTAL_QUEUE_BYTES - state->QueueBytes ||
+               SanctumSubscriptionsOf(state, Request->ProcessId) >=
+                   SANCTUM_MAX_SUBSCRIPTIONS_PER_PROCESS) {
         status = STATUS_QUOTA_EXCEEDED;
     } else {
         i = SANCTUM_LOWEST_BIT(~state->SlotsInUse);
@@ -236,6 +299,7 @@ NTSTATUS SanctumSubscribe(const SANCTUM_REQUEST *Request, PULONG_PTR Information
         sub->Sequence = 0;
         sub->Types = in.Types;
         KeReleaseSpinLock(&sub->Lock, subIrql);
+        sub->ProcessId = Request->ProcessId;
         state->SlotsInUse |= 1u << i;
         state->SubscriptionCount++;
         state->QueueBytes += bytes;
@@ -251,70 +315,152 @@ NTSTATUS SanctumSubscribe(const SANCTUM_REQUEST *Request, PULONG_PTR Information
     return status;
 }
 
-VOID SanctumUnsubscribe(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle)
+/* A subscription taken from its handle, on its way out (SanctumDetach, then SanctumRetire). */
+typedef struct _SANCTUM_DETACHED {
+    PSANCTUM_SUBSCRIPTION Sub;
+    PUCHAR Ring;
+    ULONG Capacity;
+    LIST_ENTRY Requests; /* its pending GET_EVENTS, to complete */
+} SANCTUM_DETACHED;
+
+/*
+ * Takes Sub from its owner: from now on no callback queues to it and no request finds it.
+ * Called with SubscriptionsLock held; the slot's lock nests inside it, as in SUBSCRIBE. Owner is
+ * written under both locks, so either lock is enough to read it.
+ */
+static VOID SanctumDetach(PSANCTUM_STATE State, PSANCTUM_SUBSCRIPTION Sub, SANCTUM_DETACHED *Out)
 {
-    PSANCTUM_SUBSCRIPTION sub;
-    LIST_ENTRY cancelled;
-    PUCHAR ring;
-    ULONG capacity, i;
     PIRP irp;
     KIRQL irql;
 
-    /* Taking the pointer makes this call the one that ends the subscription. */
-    KeAcquireSpinLock(&State->SubscriptionsLock, &irql);
-    sub = Handle->Subscription;
-    Handle->Subscription = NULL;
-    KeReleaseSpinLock(&State->SubscriptionsLock, irql);
-    if (!sub)
-        return;
-    i = (ULONG)(sub - State->Subscriptions);
-    InterlockedAnd(&State->ActiveSlots, ~SANCTUM_BIT(i));
+    Sub->Owner->Subscription = NULL;
+    InterlockedAnd(&State->ActiveSlots, ~SANCTUM_BIT((ULONG)(Sub - State->Subscriptions)));
+    Out->Sub = Sub;
+    InitializeListHead(&Out->Requests);
+    KeAcquireSpinLock(&Sub->Lock, &irql);
+    Sub->Types = 0;
+    Sub->Owner = NULL;
+    Out->Ring = Sub->Ring;
+    Out->Capacity = Sub->Capacity;
+    Sub->Ring = NULL;
+    Sub->Capacity = Sub->Head = Sub->Used = 0;
+    while ((irp = SanctumTakePending(State, Sub)) != NULL)
+        InsertTailList(&Out->Requests, &irp->Tail.Overlay.ListEntry);
+    KeReleaseSpinLock(&Sub->Lock, irql);
+}
 
-    InitializeListHead(&cancelled);
-    KeAcquireSpinLock(&sub->Lock, &irql);
-    sub->Types = 0;
-    sub->Owner = NULL;
-    ring = sub->Ring;
-    capacity = sub->Capacity;
-    sub->Ring = NULL;
-    sub->Capacity = sub->Head = sub->Used = 0;
-    while ((irp = SanctumTakePending(State, sub)) != NULL)
-        InsertTailList(&cancelled, &irp->Tail.Overlay.ListEntry);
-    KeReleaseSpinLock(&sub->Lock, irql);
+/* The rest of the way out, holding no lock: its requests end with Status, its slot is free. */
+static VOID SanctumRetire(PSANCTUM_STATE State, SANCTUM_DETACHED *Detached, NTSTATUS Status)
+{
+    ULONG i = (ULONG)(Detached->Sub - State->Subscriptions);
+    KIRQL irql;
 
-    while (!IsListEmpty(&cancelled)) {
-        irp = CONTAINING_RECORD(RemoveHeadList(&cancelled), IRP, Tail.Overlay.ListEntry);
-        SanctumCompletePending(State, irp, STATUS_CANCELLED, 0);
+    while (!IsListEmpty(&Detached->Requests)) {
+        PIRP irp = CONTAINING_RECORD(RemoveHeadList(&Detached->Requests), IRP,
+                                     Tail.Overlay.ListEntry);
+        SanctumCompletePending(State, irp, Status, 0);
     }
-    SanctumFree(State, ring, capacity);
+    SanctumFree(State, Detached->Ring, Detached->Capacity);
 
     KeAcquireSpinLock(&State->SubscriptionsLock, &irql);
+    Detached->Sub->ProcessId = NULL;
     State->SlotsInUse &= ~(1u << i);
     State->SubscriptionCount--;
-    State->QueueBytes -= capacity;
+    State->QueueBytes -= Detached->Capacity;
     SanctumUpdateSubscribedTypes(State);
     KeReleaseSpinLock(&State->SubscriptionsLock, irql);
 }
 
-VOID SanctumEventsRelease(PSANCTUM_STATE State)
+VOID SanctumUnsubscribe(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle)
 {
+    SANCTUM_DETACHED detached;
+    PSANCTUM_SUBSCRIPTION sub;
     KIRQL irql;
 
+    /* One step: no request that reaches this handle later can subscribe or pend again. */
+    KeAcquireSpinLock(&State->SubscriptionsLock, &irql);
+    Handle->CleanedUp = TRUE;
+    sub = Handle->Subscription;
+    if (sub)
+        SanctumDetach(State, sub, &detached);
+    KeReleaseSpinLock(&State->SubscriptionsLock, irql);
+    if (sub)
+        SanctumRetire(State, &detached, STATUS_CANCELLED);
+}
+
+/*
+ * Ends, one at a time, every subscription whose owner Gone says must go, with Status. Gone is
+ * called with SubscriptionsLock held; a slot whose owner is already gone is being retired by
+ * whoever took it.
+ */
+static VOID SanctumEndEvery(PSANCTUM_STATE State,
+                            BOOLEAN (*Gone)(PSANCTUM_STATE State, PSANCTUM_HANDLE Owner),
+                            NTSTATUS Status)
+{
     for (;;) {
-        PSANCTUM_HANDLE owner = NULL;
+        SANCTUM_DETACHED detached;
+        ULONG slots;
+        BOOLEAN found = FALSE;
+        KIRQL irql;
 
         KeAcquireSpinLock(&State->SubscriptionsLock, &irql);
-        if (State->SlotsInUse)
-            owner = State->Subscriptions[SANCTUM_LOWEST_BIT(State->SlotsInUse)].Owner;
+        for (slots = State->SlotsInUse; slots && !found; slots &= slots - 1) {
+            PSANCTUM_SUBSCRIPTION sub = &State->Subscriptions[SANCTUM_LOWEST_BIT(slots)];
+
+            if (sub->Owner && Gone(State, sub->Owner)) {
+                SanctumDetach(State, sub, &detached);
+                found = TRUE;
+            }
+        }
         KeReleaseSpinLock(&State->SubscriptionsLock, irql);
-        if (!owner)
+        if (!found)
             break;
-        SanctumUnsubscribe(State, owner);
+        SanctumRetire(State, &detached, Status);
     }
+}
+
+static BOOLEAN SanctumAnyOwner(PSANCTUM_STATE State, PSANCTUM_HANDLE Owner)
+{
+    UNREFERENCED_PARAMETER(State);
+    UNREFERENCED_PARAMETER(Owner);
+    return TRUE;
+}
+
+static BOOLEAN SanctumOwnerDisconnected(PSANCTUM_STATE State, PSANCTUM_HANDLE Owner)
+{
+    return Owner->Generation != State->Generation;
+}
+
+VOID SanctumEventsRelease(PSANCTUM_STATE State)
+{
+    SanctumEndEvery(State, SanctumAnyOwner, STATUS_CANCELLED);
     if (State->Staging) {
-        SanctumFree(State, State->Staging, SANCTUM_STAGING_BYTES);
+        ExDeleteNPagedLookasideList(&State->Staging->Spare);
+        SanctumFree(State, State->Staging, sizeof(*State->Staging));
         State->Staging = NULL;
+        SanctumSpareOwner = NULL;
     }
+}
+
+/*
+ * Every handle open now is disconnected (a new generation begins), and every subscription
+ * they hold ends: pending GET_EVENTS complete with STATUS_DEVICE_NOT_CONNECTED. The generation
+ * changes before the first subscription ends, so a SUBSCRIBE racing this one either comes
+ * first and is ended here, or comes after and is refused.
+ */
+NTSTATUS SanctumDisconnect(const SANCTUM_REQUEST *Request, PULONG_PTR Information)
+{
+    PSANCTUM_STATE state = Request->State;
+    KIRQL irql;
+
+    UNREFERENCED_PARAMETER(Information);
+    if (Request->InputLength != 0)
+        return STATUS_INVALID_PARAMETER;
+    KeAcquireSpinLock(&state->SubscriptionsLock, &irql);
+    state->Generation++;
+    KeReleaseSpinLock(&state->SubscriptionsLock, irql);
+    SanctumEndEvery(state, SanctumOwnerDisconnected, STATUS_DEVICE_NOT_CONNECTED);
+    return STATUS_SUCCESS;
 }
 
 /* ---- GET_EVENTS ---- */
@@ -322,32 +468,49 @@ VOID SanctumEventsRelease(PSANCTUM_STATE State)
 NTSTATUS SanctumGetEvents(const SANCTUM_REQUEST *Request, PULONG_PTR Information)
 {
     PSANCTUM_STATE state = Request->State;
-    PSANCTUM_SUBSCRIPTION sub;
+    PSANCTUM_HANDLE handle = Request->Handle;
+    PSANCTUM_SUBSCRIPTION sub = NULL;
     PIRP irp = Request->Irp;
-    NTSTATUS status = STATUS_PENDING;
+    PVOID output;
+    NTSTATUS status;
     KIRQL irql;
 
-    if (!Request->Output || Request->OutputLength < SANCTUM_MAX_EVENT_SIZE)
+    /* The lengths first: a buffer larger than any queue could fill is never mapped. */
+    if (Request->Output.Length < SANCTUM_MAX_EVENT_SIZE)
         return STATUS_BUFFER_TOO_SMALL;
-    if (!Request->Handle || !irp)
+    if (Request->Output.Length > SANCTUM_MAX_QUEUE_BYTES)
+        return STATUS_INVALID_PARAMETER;
+    if (!handle || !irp)
         return STATUS_INVALID_DEVICE_STATE;
     KeAcquireSpinLock(&state->SubscriptionsLock, &irql);
-    sub = Request->Handle->Subscription;
+    status = SanctumHandleStatus(state, handle);
+    if (NT_SUCCESS(status))
+        sub = handle->Subscription;
     KeReleaseSpinLock(&state->SubscriptionsLock, irql);
+    if (!NT_SUCCESS(status))
+        return status;
     if (!sub)
         return STATUS_INVALID_DEVICE_STATE;
+    status = SanctumMapBuffer(&Request->Output, &output);
+    if (!NT_SUCCESS(status))
+        return status;
+    if (!output)
+        return STATUS_BUFFER_TOO_SMALL;
 
+    status = STATUS_PENDING;
     KeAcquireSpinLock(&sub->Lock, &irql);
-    if (sub->Owner != Request->Handle) {
-        /* The handle's CLEANUP ended the subscription while this request was on its way. */
-        status = STATUS_INVALID_DEVICE_STATE;
+    if (sub->Owner != handle) {
+        /* The handle's CLEANUP, or a DISCONNECT, ended the subscription meanwhile. */
+        status = SanctumHandleStatus(state, handle);
+        if (NT_SUCCESS(status))
+            status = STATUS_INVALID_DEVICE_STATE;
     } else if (sub->Used) {
-        *Information = SanctumRingRead(sub, Request->Output, Request->OutputLength);
+        *Information = SanctumRingRead(sub, output, Request->Output.Length);
         status = STATUS_SUCCESS;
     } else if (sub->PendingCount >= SANCTUM_MAX_PENDING_PER_HANDLE) {
         status = STATUS_DEVICE_BUSY;
     } else {
-        irp->Tail.Overlay.DriverContext[0] = Request->Output;
+        irp->Tail.Overlay.DriverContext[0] = output;
         irp->Tail.Overlay.DriverContext[1] = state;
         irp->Tail.Overlay.DriverContext[2] = sub;
         (VOID)IoSetCancelRoutine(irp, SanctumCancelGetEvents);
@@ -368,7 +531,10 @@ NTSTATUS SanctumGetEvents(const SANCTUM_REQUEST *Request, PULONG_PTR Information
 
 /* ---- publishing ---- */
 
-/* Nothing could be built for this event: a drop for every subscription that wanted it. */
+/*
+ * No pool was left to build this event in: a drop for every subscription that wanted it,
+ * counted apart from the drops of full queues.
+ */
 static VOID SanctumEventDrop(PSANCTUM_STATE State, ULONG Mask)
 {
     ULONG slots = (ULONG)State->ActiveSlots;
@@ -381,7 +547,7 @@ static VOID SanctumEventDrop(PSANCTUM_STATE State, ULONG Mask)
         KeAcquireSpinLock(&sub->Lock, &irql);
         if (sub->Types & Mask) {
             sub->Sequence++;
-            InterlockedIncrement64(&State->EventsDropped);
+            InterlockedIncrement64(&State->EventsDroppedNoMemory);
         }
         KeReleaseSpinLock(&sub->Lock, irql);
     }
@@ -410,13 +576,20 @@ PSANCTUM_EVENT_HEADER SanctumEventBegin(PSANCTUM_STATE State, USHORT Type)
     do {
         free = State->StagingFree;
         if (!free) {
-            SanctumEventDrop(State, SANCTUM_EVENT_MASK(Type));
-            return NULL;
+            /* Every buffer is held (by callbacks faulting names in, say): nonpaged pool,
+             * which these callbacks may allocate from, is the fallback. */
+            record = ExAllocateFromNPagedLookasideList(&State->Staging->Spare);
+            if (!record) {
+                SanctumEventDrop(State, SANCTUM_EVENT_MASK(Type));
+                return NULL;
+            }
+            SanctumEventInit(record, Type);
+            return record;
         }
         i = SANCTUM_LOWEST_BIT(free);
     } while (InterlockedCompareExchange(&State->StagingFree, free & ~SANCTUM_BIT(i), free) != free);
 
-    record = (PSANCTUM_EVENT_HEADER)(State->Staging + (SIZE_T)i * SANCTUM_MAX_EVENT_SIZE);
+    record = (PSANCTUM_EVENT_HEADER)State->Staging->Buffers[i];
     SanctumEventInit(record, Type);
     return record;
 }
@@ -466,15 +639,22 @@ VOID SanctumEventPublish(PSANCTUM_STATE State, PSANCTUM_EVENT_HEADER Record, ULO
 
 VOID SanctumEventCommit(PSANCTUM_STATE State, PSANCTUM_EVENT_HEADER Record, ULONG BodyLength)
 {
-    ULONG i = (ULONG)(((PUCHAR)Record - State->Staging) / SANCTUM_MAX_EVENT_SIZE);
+    PSANCTUM_STAGING staging = State->Staging;
+    ULONG_PTR offset = (ULONG_PTR)((PUCHAR)Record - (PUCHAR)staging->Buffers);
 
     SanctumEventPublish(State, Record, BodyLength);
-    InterlockedOr(&State->StagingFree, SANCTUM_BIT(i));
+    if (offset < sizeof(staging->Buffers))
+        InterlockedOr(&State->StagingFree, SANCTUM_BIT((ULONG)(offset / SANCTUM_MAX_EVENT_SIZE)));
+    else
+        ExFreeToNPagedLookasideList(&staging->Spare, Record);
 }
 
 /* ---- MARK ---- */
 
-/* The caller's bytes, in a record built on the stack (the system buffer is nonpaged anyway). */
+/*
+ * The caller's bytes and process id, in a record built on the stack (the system buffer is
+ * nonpaged anyway).
+ */
 NTSTATUS SanctumMark(const SANCTUM_REQUEST *Request, PULONG_PTR Information)
 {
     struct {
@@ -490,6 +670,8 @@ NTSTATUS SanctumMark(const SANCTUM_REQUEST *Request, PULONG_PTR Information)
         return STATUS_SUCCESS;
     SanctumEventInit(&record.Header, SANCTUM_EVENT_MARK);
     record.Body.Length = Request->InputLength;
+    record.Body.Reserved = 0;
+    record.Body.SenderProcessId = (ULONG64)(ULONG_PTR)Request->ProcessId;
     RtlCopyMemory(record.Data, Request->Input, Request->InputLength);
     SanctumEventPublish(Request->State, &record.Header, sizeof(record.Body) + Request->InputLength);
     return STATUS_SUCCESS;

@@ -9,14 +9,14 @@ static NTSTATUS SanctumGetVersion(const SANCTUM_REQUEST *Request, PULONG_PTR Inf
 {
     SANCTUM_VERSION version;
 
-    if (Request->OutputLength < sizeof(version) || !Request->Output)
+    if (Request->Output.Length < sizeof(version) || !Request->Output.Address)
         return STATUS_BUFFER_TOO_SMALL;
     version.Size = sizeof(version);
     version.Protocol = SANCTUM_PROTOCOL_VERSION;
     version.Major = SANCTUM_VERSION_MAJOR;
     version.Minor = SANCTUM_VERSION_MINOR;
     version.Patch = SANCTUM_VERSION_PATCH;
-    RtlCopyMemory(Request->Output, &version, sizeof(version));
+    RtlCopyMemory(Request->Output.Address, &version, sizeof(version));
     *Information = sizeof(version);
     return STATUS_SUCCESS;
 }
@@ -27,26 +27,32 @@ static NTSTATUS SanctumEcho(const SANCTUM_REQUEST *Request, PULONG_PTR Informati
 
     if (length == 0 || length > SANCTUM_MAX_ECHO || !Request->Input)
         return STATUS_INVALID_PARAMETER;
-    if (Request->OutputLength < length || !Request->Output)
+    if (Request->Output.Length < length || !Request->Output.Address)
         return STATUS_BUFFER_TOO_SMALL;
     /* METHOD_BUFFERED: input and output are the same system buffer; move, don't copy. */
-    if (Request->Output != Request->Input)
-        RtlMoveMemory(Request->Output, Request->Input, length);
+    if (Request->Output.Address != Request->Input)
+        RtlMoveMemory(Request->Output.Address, Request->Input, length);
     *Information = length;
     return STATUS_SUCCESS;
 }
 
-/* A protocol-1 client asks with SANCTUM_STATS_V1_SIZE bytes and gets exactly those fields. */
+/*
+ * A client of an earlier protocol asks with its size (SANCTUM_STATS_V1_SIZE, _V2_SIZE) and gets
+ * exactly the fields it knows: the largest version that fits.
+ */
 static NTSTATUS SanctumGetStats(const SANCTUM_REQUEST *Request, PULONG_PTR Information)
 {
     SANCTUM_STATS stats;
-    ULONG size = Request->OutputLength < sizeof(stats) ? SANCTUM_STATS_V1_SIZE : sizeof(stats);
+    ULONG length = Request->Output.Length;
+    ULONG size = length >= sizeof(stats)             ? sizeof(stats)
+                 : length >= SANCTUM_STATS_V2_SIZE ? SANCTUM_STATS_V2_SIZE
+                                                   : SANCTUM_STATS_V1_SIZE;
 
-    if (Request->OutputLength < size || !Request->Output)
+    if (length < size || !Request->Output.Address)
         return STATUS_BUFFER_TOO_SMALL;
     SanctumSnapshot(Request->State, &stats);
     stats.Size = size;
-    RtlCopyMemory(Request->Output, &stats, size);
+    RtlCopyMemory(Request->Output.Address, &stats, size);
     *Information = size;
     return STATUS_SUCCESS;
 }
@@ -74,16 +80,24 @@ static VOID SanctumFillPattern(PUCHAR Out, ULONG Length, UCHAR Seed)
         Out[i] = (UCHAR)(Seed + i);
 }
 
+/* The lengths are checked before the caller's pages are mapped. */
 static NTSTATUS SanctumFill(const SANCTUM_REQUEST *Request, PULONG_PTR Information)
 {
-    ULONG seed, length = Request->OutputLength;
+    ULONG seed, length = Request->Output.Length;
+    PVOID out;
+    NTSTATUS status;
 
     if (Request->InputLength != sizeof(seed) || !Request->Input)
         return STATUS_INVALID_PARAMETER;
-    if (length == 0 || length > SANCTUM_MAX_FILL || !Request->Output)
+    if (length == 0 || length > SANCTUM_MAX_FILL)
+        return STATUS_INVALID_PARAMETER;
+    status = SanctumMapBuffer(&Request->Output, &out);
+    if (!NT_SUCCESS(status))
+        return status;
+    if (!out)
         return STATUS_INVALID_PARAMETER;
     RtlCopyMemory(&seed, Request->Input, sizeof(seed));
-    SanctumFillPattern(Request->Output, length, (UCHAR)seed);
+    SanctumFillPattern(out, length, (UCHAR)seed);
     *Information = length;
     return STATUS_SUCCESS;
 }
@@ -104,6 +118,7 @@ static const struct {
     { IOCTL_SANCTUM_SUBSCRIBE, SanctumSubscribe },   /* events.c */
     { IOCTL_SANCTUM_GET_EVENTS, SanctumGetEvents },
     { IOCTL_SANCTUM_MARK, SanctumMark },
+    { IOCTL_SANCTUM_DISCONNECT, SanctumDisconnect },
 };
 
 static ULONG SanctumIoctlIndex(ULONG Code)
@@ -111,7 +126,8 @@ static ULONG SanctumIoctlIndex(ULONG Code)
     return ((Code >> 2) & 0xFFF) - SANCTUM_FIRST_FUNCTION;
 }
 
-BOOLEAN SanctumIsKnownIoctl(ULONG Code)
+/* Whether Code is one of ours, with its method and access exactly. */
+static BOOLEAN SanctumIsKnownIoctl(ULONG Code)
 {
     ULONG index = SanctumIoctlIndex(Code);
 

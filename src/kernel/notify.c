@@ -2,10 +2,11 @@
 /*
  * The system's notifications: process creation and exit, thread creation and exit, image
  * loads. Each callback turns its arguments into one record (events.c queues it); it never
- * allocates and never waits. They run at PASSIVE_LEVEL (thread exit: up to APC_LEVEL), in the
- * context of the thread that caused the event, so the names they are given may be pageable:
- * a record with names is built in a nonpaged staging buffer, before any spin lock is taken;
- * one without is built on the stack.
+ * waits, and allocates (from a nonpaged lookaside list) only when every staging buffer is
+ * taken. They run at PASSIVE_LEVEL (thread exit: up to APC_LEVEL), in the context of the
+ * thread that caused the event, so the names they are given may be pageable: a record with
+ * names is built in nonpaged memory (events.c) before any spin lock is taken; one without is
+ * built on the stack.
  */
 #include "sanctum.h"
 
@@ -58,6 +59,9 @@ static VOID SanctumProcessCreated(PSANCTUM_STATE State, HANDLE ProcessId,
     body->ImageNameLength = SanctumCopyName(names, Info->ImageFileName, SANCTUM_MAX_NAME_BYTES,
                                             &record->Flags, SANCTUM_EVENT_FLAG_NAME_TRUNCATED,
                                             SANCTUM_EVENT_FLAG_NAME_MISSING);
+    /* The kernel could not open the file by this name: it may lack its volume, say. */
+    if (!Info->FileOpenNameAvailable && body->ImageNameLength)
+        record->Flags |= SANCTUM_EVENT_FLAG_NAME_PARTIAL;
     /* No command line is not an anomaly worth a flag: it is optional in PS_CREATE_NOTIFY_INFO. */
     body->CommandLineLength = SanctumCopyName(names + body->ImageNameLength, Info->CommandLine,
                                               SANCTUM_MAX_COMMAND_LINE_BYTES, &record->Flags,

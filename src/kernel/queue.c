@@ -28,6 +28,8 @@ NTSTATUS SanctumOpen(PSANCTUM_STATE State, PSANCTUM_HANDLE *Handle)
     InitializeListHead(&handle->Messages);
     handle->Count = 0;
     handle->Subscription = NULL;
+    handle->CleanedUp = FALSE;
+    SanctumEventsOpen(State, handle);
 
     KeAcquireSpinLock(&State->HandlesLock, &irql);
     InsertTailList(&State->Handles, &handle->Link);
@@ -37,6 +39,28 @@ NTSTATUS SanctumOpen(PSANCTUM_STATE State, PSANCTUM_HANDLE *Handle)
     InterlockedIncrement64(&State->Creates);
     *Handle = handle;
     return STATUS_SUCCESS;
+}
+
+/* The global budget of queued message bytes: taken before a message is stored, given back
+ * when it goes. */
+static BOOLEAN SanctumTakeMessageBytes(PSANCTUM_STATE State, ULONG Length)
+{
+    LONG64 used;
+
+    do {
+        used = State->MessageBytes;
+        if ((ULONG64)used + Length > SANCTUM_MAX_TOTAL_MESSAGE_BYTES)
+            return FALSE;
+    } while (InterlockedCompareExchange64(&State->MessageBytes, used + Length, used) != used);
+    return TRUE;
+}
+
+static VOID SanctumFreeMessage(PSANCTUM_STATE State, PSANCTUM_MESSAGE Message)
+{
+    ULONG length = Message->Length;
+
+    SanctumFree(State, Message, SanctumMessageSize(length));
+    InterlockedExchangeAdd64(&State->MessageBytes, -(LONG64)length);
 }
 
 /* Frees every queued message: the list is detached under the lock, freed outside it. */
@@ -57,11 +81,9 @@ static VOID SanctumDrain(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle)
     Handle->Count = 0;
     KeReleaseSpinLock(&Handle->Lock, irql);
 
-    while (!IsListEmpty(&detached)) {
-        PSANCTUM_MESSAGE message =
-            CONTAINING_RECORD(RemoveHeadList(&detached), SANCTUM_MESSAGE, Link);
-        SanctumFree(State, message, SanctumMessageSize(message->Length));
-    }
+    while (!IsListEmpty(&detached))
+        SanctumFreeMessage(State, CONTAINING_RECORD(RemoveHeadList(&detached), SANCTUM_MESSAGE,
+                                                    Link));
 }
 
 /*
@@ -84,7 +106,7 @@ VOID SanctumClose(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle)
 
     /*
      * Wine sends no CLEANUP when a handle closes with requests pending, only this CLOSE; and a
-     * write or SUBSCRIBE still in flight when CLEANUP ran may have left something since.
+     * write still in flight when CLEANUP ran may have queued a message since.
      */
     SanctumUnsubscribe(State, Handle);
     SanctumDrain(State, Handle);
@@ -93,22 +115,32 @@ VOID SanctumClose(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle)
     InterlockedIncrement64(&State->Closes);
 }
 
-static NTSTATUS SanctumEnqueue(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle, const VOID *Data,
-                               ULONG Length)
+static NTSTATUS SanctumEnqueue(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle,
+                               const SANCTUM_BUFFER *Data)
 {
+    ULONG length = Data->Length;
     PSANCTUM_MESSAGE message;
     BOOLEAN queued = FALSE;
+    PVOID data;
+    NTSTATUS status;
     KIRQL irql;
 
-    if (Length == 0 || Length > SANCTUM_MAX_MESSAGE || !Data)
+    /* The limits first: a write the driver refuses is never mapped. */
+    if (length == 0 || length > SANCTUM_MAX_MESSAGE)
         return STATUS_INVALID_PARAMETER;
-
+    if (!SanctumTakeMessageBytes(State, length))
+        return STATUS_QUOTA_EXCEEDED;
+    status = SanctumMapBuffer(Data, &data);
+    if (NT_SUCCESS(status) && !data)
+        status = STATUS_INVALID_PARAMETER;
     /* Allocate and copy before taking the lock: it is held only to link the message. */
-    message = SanctumAllocate(State, SanctumMessageSize(Length));
-    if (!message)
-        return STATUS_INSUFFICIENT_RESOURCES;
-    message->Length = Length;
-    RtlCopyMemory(message->Data, Data, Length);
+    message = NT_SUCCESS(status) ? SanctumAllocate(State, SanctumMessageSize(length)) : NULL;
+    if (!message) {
+        InterlockedExchangeAdd64(&State->MessageBytes, -(LONG64)length);
+        return NT_SUCCESS(status) ? STATUS_INSUFFICIENT_RESOURCES : status;
+    }
+    message->Length = length;
+    RtlCopyMemory(message->Data, data, length);
 
     KeAcquireSpinLock(&Handle->Lock, &irql);
     if (Handle->Count < SANCTUM_MAX_QUEUED) {
@@ -119,61 +151,76 @@ static NTSTATUS SanctumEnqueue(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle, con
     KeReleaseSpinLock(&Handle->Lock, irql);
 
     if (!queued) {
-        SanctumFree(State, message, SanctumMessageSize(Length));
+        SanctumFreeMessage(State, message);
         return STATUS_DEVICE_BUSY;
     }
     return STATUS_SUCCESS;
 }
 
-NTSTATUS SanctumWrite(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle, const VOID *Data, ULONG Length,
+NTSTATUS SanctumWrite(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle, const SANCTUM_BUFFER *Data,
                       PULONG_PTR Information)
 {
     NTSTATUS status;
 
     InterlockedIncrement64(&State->Writes);
-    status = SanctumEnqueue(State, Handle, Data, Length);
-    *Information = NT_SUCCESS(status) ? Length : 0;
+    status = SanctumEnqueue(State, Handle, Data);
+    *Information = NT_SUCCESS(status) ? Data->Length : 0;
     SanctumRecord(State, status, *Information, 0);
     return status;
 }
 
-static NTSTATUS SanctumDequeue(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle, PVOID Buffer,
-                               ULONG Length, PULONG_PTR Information)
+/*
+ * The oldest message, if Buffer holds it. The caller's pages are mapped only once a message
+ * that fits is there; the lock is not held meanwhile, so the head is looked at again after.
+ */
+static NTSTATUS SanctumDequeue(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle,
+                               const SANCTUM_BUFFER *Buffer, PULONG_PTR Information)
 {
-    PSANCTUM_MESSAGE message = NULL;
-    NTSTATUS status = STATUS_SUCCESS;
+    PSANCTUM_MESSAGE message;
+    PVOID out = NULL;
+    NTSTATUS status;
     KIRQL irql;
 
-    KeAcquireSpinLock(&Handle->Lock, &irql);
-    if (!IsListEmpty(&Handle->Messages)) {
-        message = CONTAINING_RECORD(Handle->Messages.Flink, SANCTUM_MESSAGE, Link);
+    for (;;) {
+        status = STATUS_SUCCESS;
+        KeAcquireSpinLock(&Handle->Lock, &irql);
+        message = IsListEmpty(&Handle->Messages)
+                      ? NULL
+                      : CONTAINING_RECORD(Handle->Messages.Flink, SANCTUM_MESSAGE, Link);
         /* Too small a buffer leaves the message queued: a read never loses data. */
-        if (message->Length > Length || !Buffer) {
+        if (message && message->Length > Buffer->Length) {
             status = STATUS_BUFFER_TOO_SMALL;
             message = NULL;
-        } else {
+        } else if (message && out) {
             RemoveEntryList(&message->Link);
             Handle->Count--;
         }
+        KeReleaseSpinLock(&Handle->Lock, irql);
+        if (!message || out)
+            break;
+        status = SanctumMapBuffer(Buffer, &out);
+        if (!NT_SUCCESS(status))
+            return status;
+        if (!out)
+            return STATUS_BUFFER_TOO_SMALL;
     }
-    KeReleaseSpinLock(&Handle->Lock, irql);
 
     if (message) {
-        RtlCopyMemory(Buffer, message->Data, message->Length);
+        RtlCopyMemory(out, message->Data, message->Length);
         *Information = message->Length;
-        SanctumFree(State, message, SanctumMessageSize(message->Length));
+        SanctumFreeMessage(State, message);
     }
     return status;
 }
 
-NTSTATUS SanctumRead(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle, PVOID Buffer, ULONG Length,
+NTSTATUS SanctumRead(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle, const SANCTUM_BUFFER *Buffer,
                      PULONG_PTR Information)
 {
     NTSTATUS status;
 
     InterlockedIncrement64(&State->Reads);
     *Information = 0;
-    status = SanctumDequeue(State, Handle, Buffer, Length, Information);
+    status = SanctumDequeue(State, Handle, Buffer, Information);
     SanctumRecord(State, status, 0, *Information);
     return status;
 }

@@ -25,9 +25,10 @@
  * can always take a slot's lock, whatever became of the handle that subscribed.
  */
 typedef struct _SANCTUM_SUBSCRIPTION {
-    KSPIN_LOCK Lock;          /* guards every field below */
+    KSPIN_LOCK Lock;          /* guards every field below but ProcessId */
     volatile ULONG Types;     /* SANCTUM_EVENT_MASK bits; 0 while the slot is free */
     struct _SANCTUM_HANDLE *Owner;
+    HANDLE ProcessId;         /* who subscribed; guarded by SANCTUM_STATE.SubscriptionsLock */
     PUCHAR Ring;              /* Capacity bytes of records, the oldest at Head */
     ULONG Capacity;
     ULONG Head;
@@ -41,10 +42,19 @@ typedef struct _SANCTUM_SUBSCRIPTION {
  * A record with names is built in one of these nonpaged buffers before it is copied to each
  * queue: the names a callback gets may be pageable, and only nonpaged memory may be touched
  * under a spin lock. Claimed and released with interlocked operations: a callback never waits
- * for one; when all are in use the event is dropped (and counted) on every queue that wanted
- * it. Allocated by the first SUBSCRIBE, freed at unload.
+ * for one. When all are in use (a callback may hold one while it faults in a name), the record
+ * is built in a block from a nonpaged lookaside list instead; only when pool itself is
+ * exhausted is the event dropped (and counted as such) on every queue that wanted it. Both
+ * come with the first SUBSCRIBE and go at unload.
  */
 #define SANCTUM_STAGING_BUFFERS 16
+
+/* One nonpaged block: the lookaside list first (it must be cache-aligned, and a block this
+ * large starts on a page), then the staging buffers. */
+typedef struct _SANCTUM_STAGING {
+    NPAGED_LOOKASIDE_LIST Spare; /* records of the largest size when no buffer is free */
+    UCHAR Buffers[SANCTUM_STAGING_BUFFERS][SANCTUM_MAX_EVENT_SIZE];
+} SANCTUM_STAGING, *PSANCTUM_STAGING;
 
 /* The device's state, in its device extension. Counters change only through Interlocked*. */
 typedef struct _SANCTUM_STATE {
@@ -59,23 +69,28 @@ typedef struct _SANCTUM_STATE {
     volatile LONG64 BytesOut;
     volatile LONG64 PoolAllocations; /* outstanding now */
     volatile LONG64 PoolBytes;       /* outstanding now */
+    volatile LONG64 MessageBytes;    /* of every handle's queued messages, at most
+                                      * SANCTUM_MAX_TOTAL_MESSAGE_BYTES */
     KSPIN_LOCK HandlesLock;          /* guards Handles */
     LIST_ENTRY Handles;              /* every open SANCTUM_HANDLE */
 
     /* Protocol 2: events. */
     volatile LONG64 EventsQueued;
     volatile LONG64 EventsDropped;
+    volatile LONG64 EventsDroppedNoMemory;
     volatile LONG PendingRequests;
     volatile LONG ActiveSlots;       /* bit i: Subscriptions[i] takes events */
     volatile LONG SubscribedTypes;   /* the union of every subscription's Types */
     volatile LONG StagingFree;       /* bit i: staging buffer i is free */
-    PUCHAR Staging;                  /* SANCTUM_STAGING_BUFFERS records of the largest size,
-                                      * from the first SUBSCRIBE to unload; set under
+    PSANCTUM_STAGING Staging;        /* from the first SUBSCRIBE to unload; set under
                                       * SubscriptionsLock */
-    KSPIN_LOCK SubscriptionsLock;    /* guards the four below and SANCTUM_HANDLE.Subscription */
+    KSPIN_LOCK SubscriptionsLock;    /* guards the five below and SANCTUM_HANDLE.Subscription
+                                      * and .Flags */
     ULONG SlotsInUse;
     ULONG SubscriptionCount;
     ULONG QueueBytes;                /* of every subscription's queue */
+    ULONG Generation;                /* DISCONNECTs so far: a handle opened before the last
+                                      * one is disconnected */
     SANCTUM_SUBSCRIPTION Subscriptions[SANCTUM_MAX_SUBSCRIPTIONS];
 } SANCTUM_STATE, *PSANCTUM_STATE;
 
@@ -85,8 +100,29 @@ typedef struct _SANCTUM_HANDLE {
     KSPIN_LOCK Lock;     /* guards Messages and Count */
     LIST_ENTRY Messages; /* SANCTUM_MESSAGE, oldest first */
     ULONG Count;
-    PSANCTUM_SUBSCRIPTION Subscription; /* guarded by SANCTUM_STATE.SubscriptionsLock */
+    /* The four below are guarded by SANCTUM_STATE.SubscriptionsLock. */
+    PSANCTUM_SUBSCRIPTION Subscription;
+    ULONG Generation;    /* SANCTUM_STATE.Generation when the handle was opened */
+    BOOLEAN CleanedUp;   /* IRP_MJ_CLEANUP (or CLOSE) came: requests still in flight to it
+                          * must not subscribe or pend any more */
 } SANCTUM_HANDLE, *PSANCTUM_HANDLE;
+
+/*
+ * A caller's buffer for direct I/O: the MDL the I/O manager built, mapped into system space
+ * (SanctumMapBuffer) only once a handler has checked the request, so that a request it refuses
+ * costs no system address space. The host tests, and METHOD_BUFFERED, give Address instead.
+ */
+typedef struct _SANCTUM_BUFFER {
+    PVOID Address;  /* already mapped, or NULL */
+    PMDL Mdl;       /* NULL when the caller gave no buffer (Windows, for 0 bytes) */
+    ULONG Length;
+} SANCTUM_BUFFER, *PSANCTUM_BUFFER;
+/*
+ * The buffer's system address: NULL with STATUS_SUCCESS when it has no bytes (Wine passes an
+ * MDL even then), NULL with STATUS_INSUFFICIENT_RESOURCES when it cannot be mapped. Mapped
+ * non-executable; a second call returns the same mapping.
+ */
+NTSTATUS SanctumMapBuffer(const SANCTUM_BUFFER *Buffer, PVOID *Address);
 
 /* state.c: the counters, pool accounting and the list of open handles. */
 VOID SanctumStateInit(PSANCTUM_STATE State);
@@ -94,8 +130,6 @@ PVOID SanctumAllocate(PSANCTUM_STATE State, SIZE_T Bytes);
 VOID SanctumFree(PSANCTUM_STATE State, PVOID Block, SIZE_T Bytes);
 /* Counts one finished request: a failure, or the bytes it took and returned. */
 VOID SanctumRecord(PSANCTUM_STATE State, NTSTATUS Status, ULONG64 BytesIn, ULONG64 BytesOut);
-/* Counts a request refused before its handler ran (its buffer could not be mapped). */
-VOID SanctumRecordRejected(PSANCTUM_STATE State, volatile LONG64 *Requests, NTSTATUS Status);
 VOID SanctumSnapshot(PSANCTUM_STATE State, PSANCTUM_STATS Stats);
 /* Frees every handle still open (DriverUnload, when Wine stops a driver with open handles). */
 VOID SanctumStateRelease(PSANCTUM_STATE State);
@@ -104,41 +138,48 @@ VOID SanctumStateRelease(PSANCTUM_STATE State);
 NTSTATUS SanctumOpen(PSANCTUM_STATE State, PSANCTUM_HANDLE *Handle);
 VOID SanctumCleanup(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle);
 VOID SanctumClose(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle);
-NTSTATUS SanctumWrite(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle, const VOID *Data, ULONG Length,
+/* The buffers are mapped only for a message that is stored or returned. */
+NTSTATUS SanctumWrite(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle, const SANCTUM_BUFFER *Data,
                       PULONG_PTR Information);
-NTSTATUS SanctumRead(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle, PVOID Buffer, ULONG Length,
+NTSTATUS SanctumRead(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle, const SANCTUM_BUFFER *Buffer,
                      PULONG_PTR Information);
 
 /*
  * ioctl.c: IRP_MJ_DEVICE_CONTROL. Input is what the caller sent; Output is where the reply
- * goes (the system buffer for METHOD_BUFFERED, the MDL's mapping for METHOD_OUT_DIRECT,
- * NULL when there is none). Irp is there only for a request that may pend (GET_EVENTS):
- * then the handler returns STATUS_PENDING and completes the IRP later itself.
+ * goes: the system buffer for METHOD_BUFFERED, the caller's pages for METHOD_OUT_DIRECT (a
+ * handler maps them with SanctumMapBuffer once it has checked the request). Irp is there only
+ * for a request that may pend (GET_EVENTS): then the handler returns STATUS_PENDING and
+ * completes the IRP later itself. ProcessId is the process that sent the request.
  */
 typedef struct _SANCTUM_REQUEST {
     PSANCTUM_STATE State;
     PSANCTUM_HANDLE Handle; /* the caller's handle context */
     PIRP Irp;
+    HANDLE ProcessId;
     const VOID *Input;
     ULONG InputLength;
-    PVOID Output;
-    ULONG OutputLength;
+    SANCTUM_BUFFER Output;
 } SANCTUM_REQUEST, *PSANCTUM_REQUEST;
 
 /* *Information is the number of bytes written, 0 on failure or when the request pends. */
 NTSTATUS SanctumDeviceControl(const SANCTUM_REQUEST *Request, ULONG Code, PULONG_PTR Information);
-/* Whether Code is one of ours, with its method and access exactly. */
-BOOLEAN SanctumIsKnownIoctl(ULONG Code);
 
 /* events.c: subscriptions, their queues of records and their pending GET_EVENTS requests. */
 VOID SanctumEventsInit(PSANCTUM_STATE State);
 /* Ends every subscription (their pending requests complete with STATUS_CANCELLED), then
- * frees the staging buffers. The callbacks must be gone already. */
+ * frees the staging buffers and the lookaside list. The callbacks must be gone already. */
 VOID SanctumEventsRelease(PSANCTUM_STATE State);
 NTSTATUS SanctumSubscribe(const SANCTUM_REQUEST *Request, PULONG_PTR Information);
 NTSTATUS SanctumGetEvents(const SANCTUM_REQUEST *Request, PULONG_PTR Information);
 NTSTATUS SanctumMark(const SANCTUM_REQUEST *Request, PULONG_PTR Information);
-/* The handle's subscription ends: its pending requests complete with STATUS_CANCELLED. */
+NTSTATUS SanctumDisconnect(const SANCTUM_REQUEST *Request, PULONG_PTR Information);
+/* A new handle takes part in the current generation (see SANCTUM_STATE.Generation). */
+VOID SanctumEventsOpen(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle);
+/*
+ * The handle is being cleaned up (IRP_MJ_CLEANUP, or CLOSE): it is marked so that no request
+ * still in flight to it subscribes or pends again, and its subscription ends (its pending
+ * requests complete with STATUS_CANCELLED).
+ */
 VOID SanctumUnsubscribe(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle);
 /*
  * Publishing, from a callback or a MARK. A record of fixed size is built by the caller on its
@@ -150,8 +191,12 @@ VOID SanctumUnsubscribe(PSANCTUM_STATE State, PSANCTUM_HANDLE Handle);
  */
 static inline BOOLEAN SanctumEventWanted(PSANCTUM_STATE State, USHORT Type)
 {
-    /* The common case costs one load: nobody wants this type. */
-    return (State->SubscribedTypes & SANCTUM_EVENT_MASK(Type)) != 0;
+    /*
+     * The common case costs one load: nobody wants this type. An acquire load (a plain one on
+     * x64), so that a caller who sees a subscription also sees the staging block it came with.
+     */
+    return (__atomic_load_n(&State->SubscribedTypes, __ATOMIC_ACQUIRE) &
+            SANCTUM_EVENT_MASK(Type)) != 0;
 }
 VOID SanctumEventInit(PSANCTUM_EVENT_HEADER Header, USHORT Type);
 VOID SanctumEventPublish(PSANCTUM_STATE State, PSANCTUM_EVENT_HEADER Record, ULONG BodyLength);
@@ -164,5 +209,14 @@ VOID SanctumNotifyUnregister(VOID);
 
 /* security.c: only LocalSystem and Administrators may open the device. */
 NTSTATUS SanctumProtectDevice(PDEVICE_OBJECT Device);
+
+/*
+ * gs.c: stack cookies (-fstack-protector-strong). DriverEntry gives the guard a fresh value
+ * before anything else runs; a smashed frame bugchecks with DRIVER_OVERRAN_STACK_BUFFER.
+ * Functions that run before the guard is set, or whose frame outlives the change, must not
+ * carry a cookie themselves.
+ */
+#define SANCTUM_NO_STACK_PROTECTOR __attribute__((no_stack_protector))
+SANCTUM_NO_STACK_PROTECTOR VOID SanctumInitStackGuard(PVOID Seed);
 
 #endif

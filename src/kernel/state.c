@@ -40,12 +40,6 @@ VOID SanctumRecord(PSANCTUM_STATE State, NTSTATUS Status, ULONG64 BytesIn, ULONG
         InterlockedExchangeAdd64(&State->BytesOut, (LONG64)BytesOut);
 }
 
-VOID SanctumRecordRejected(PSANCTUM_STATE State, volatile LONG64 *Requests, NTSTATUS Status)
-{
-    InterlockedIncrement64(Requests);
-    SanctumRecord(State, Status, 0, 0);
-}
-
 /* An atomic read of a counter that other processors update. */
 static ULONG64 SanctumRead64(volatile LONG64 *Counter)
 {
@@ -71,6 +65,8 @@ VOID SanctumSnapshot(PSANCTUM_STATE State, PSANCTUM_STATS Stats)
     Stats->EventsDropped = SanctumRead64(&State->EventsDropped);
     Stats->Subscriptions = (ULONG)State->SubscriptionCount;
     Stats->PendingRequests = (ULONG)InterlockedCompareExchange(&State->PendingRequests, 0, 0);
+    Stats->EventsDroppedNoMemory = SanctumRead64(&State->EventsDroppedNoMemory);
+    Stats->MessageBytes = SanctumRead64(&State->MessageBytes);
 }
 
 VOID SanctumStateRelease(PSANCTUM_STATE State)

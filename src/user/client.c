@@ -106,6 +106,13 @@ DWORD SanctumSendMark(HANDLE Device, const void *Data, ULONG Length)
     return SanctumIoctl(Device, (DWORD)IOCTL_SANCTUM_MARK, Data, Length, NULL, 0, &returned);
 }
 
+DWORD SanctumDisconnect(HANDLE Device)
+{
+    DWORD returned;
+
+    return SanctumIoctl(Device, (DWORD)IOCTL_SANCTUM_DISCONNECT, NULL, 0, NULL, 0, &returned);
+}
+
 /* ---- The reader ---------------------------------------------------------------------------- */
 
 struct request {
@@ -147,7 +154,7 @@ DWORD SanctumReaderCreate(HANDLE Device, ULONG Requests, ULONG BufferBytes,
     if (BufferBytes == 0)
         BufferBytes = SANCTUM_READER_DEFAULT_BUFFER;
     if (Requests == 0 || Requests > SANCTUM_MAX_PENDING_PER_HANDLE ||
-        BufferBytes < SANCTUM_MAX_EVENT_SIZE)
+        BufferBytes < SANCTUM_MAX_EVENT_SIZE || BufferBytes > SANCTUM_MAX_QUEUE_BYTES)
         return ERROR_INVALID_PARAMETER;
     SANCTUM_READER *r = calloc(1, sizeof *r);
     if (r == NULL)

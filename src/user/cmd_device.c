@@ -152,10 +152,12 @@ static const struct stat_field {
     STAT_FIELD(L"events dropped", EventsDropped),
     STAT_FIELD(L"subscriptions", Subscriptions),
     STAT_FIELD(L"pending requests", PendingRequests),
+    STAT_FIELD(L"dropped no pool", EventsDroppedNoMemory),
+    STAT_FIELD(L"message bytes", MessageBytes),
 };
 
-/* A field added to SANCTUM_STATS after PendingRequests must be added to stat_fields too. */
-_Static_assert(offsetof(SANCTUM_STATS, PendingRequests) + sizeof(ULONG) == sizeof(SANCTUM_STATS),
+/* A field added to SANCTUM_STATS after MessageBytes must be added to stat_fields too. */
+_Static_assert(offsetof(SANCTUM_STATS, MessageBytes) + sizeof(ULONG64) == sizeof(SANCTUM_STATS),
                "stat_fields must list every field of SANCTUM_STATS");
 
 #define STAT_FIELD_COUNT (sizeof stat_fields / sizeof stat_fields[0])
@@ -189,7 +191,7 @@ static void print_stats_json(const SANCTUM_STATS *stats)
     wchar_t line[1024], number[21];
     size_t used = 0;
 
-    /* 16 keys of at most 17 characters and values of at most 20 digits fit with room to spare. */
+    /* 18 keys of at most 21 characters and values of at most 20 digits fit with room to spare. */
     for (size_t i = 0; i < STAT_FIELD_COUNT; i++) {
         int n = swprintf(line + used, sizeof line / sizeof line[0] - used, L"%ls\"%ls\":%ls",
                          i == 0 ? L"{" : L",", stat_fields[i].key,

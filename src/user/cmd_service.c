@@ -5,6 +5,57 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* How long agents get to close their handles after DISCONNECT: one that honours it does so
+ * at once. The SCM's stop then has its own 10 s. */
+#define DISCONNECT_WAIT_MS 2000
+
+/*
+ * Before the SCM stops the driver: DISCONNECT tells every agent to close its handle (Windows
+ * unloads a driver only once every handle to its device is closed, Wine at once), then this
+ * waits a little for them. How many other handles were still open, or -1 when the driver could
+ * not be asked (not running, or from before protocol 3).
+ */
+static LONG disconnect_agents(void)
+{
+    SANCTUM_STATS stats;
+    HANDLE device;
+    DWORD returned, start = GetTickCount();
+    LONG others = -1;
+
+    if (SanctumOpen(GENERIC_READ | GENERIC_WRITE, 0, &device) != ERROR_SUCCESS)
+        return -1;
+    if (SanctumDisconnect(device) == ERROR_SUCCESS) {
+        while (SanctumGetStats(device, &stats, &returned) == ERROR_SUCCESS) {
+            /* This command's own handle is one of them. */
+            others = (LONG)stats.OpenHandles - 1;
+            if (others <= 0 || GetTickCount() - start >= DISCONNECT_WAIT_MS)
+                break;
+            Sleep(20);
+        }
+    }
+    SanctumClose(device);
+    return others;
+}
+
+/* DISCONNECT, then the SCM's stop and its wait; *others as disconnect_agents gives it. */
+static DWORD stop_driver(SC_HANDLE svc, enum err_ctx *ctx, LONG *others)
+{
+    *others = disconnect_agents();
+    return service_stop(svc, ctx);
+}
+
+/* A stop that timed out with handles still open: say how many, and that it is pending. */
+static int fail_stop(const wchar_t *op, DWORD error, enum err_ctx ctx, LONG others)
+{
+    if (error == ERROR_TIMEOUT && ctx == CTX_STOP && others > 0)
+        return fail_because(op, error,
+                            L"%ld other handle%ls to %ls stayed open after the driver "
+                            L"disconnected them: Windows unloads the driver only once every "
+                            L"handle is closed, so the stop is pending until they close",
+                            (long)others, others == 1 ? L"" : L"s", SANCTUM_USER_DEVICE_PATH);
+    return fail(op, error, ctx);
+}
+
 int cmd_install(int argc, wchar_t **argv)
 {
     struct service s;
@@ -48,6 +99,7 @@ int cmd_uninstall(int argc, wchar_t **argv)
     SERVICE_STATUS_PROCESS status;
     struct service s;
     enum err_ctx ctx = CTX_SERVICE;
+    LONG others = -1;
     int stopped = 0;
 
     (void)argc;
@@ -59,7 +111,7 @@ int cmd_uninstall(int argc, wchar_t **argv)
 
     error = service_query(s.svc, &status);
     if (error == ERROR_SUCCESS && status.dwCurrentState != SERVICE_STOPPED) {
-        error = service_stop(s.svc, &ctx);
+        error = stop_driver(s.svc, &ctx, &others);
         stopped = error == ERROR_SUCCESS;
     }
     if (error == ERROR_SUCCESS) {
@@ -72,7 +124,7 @@ int cmd_uninstall(int argc, wchar_t **argv)
     if (stopped)
         out(L"stopped\n");
     if (error != ERROR_SUCCESS)
-        return fail(L"uninstall", error, ctx);
+        return fail_stop(L"uninstall", error, ctx, others);
     out(L"uninstalled\n");
     return EXIT_OK;
 }
@@ -126,6 +178,7 @@ int cmd_stop(int argc, wchar_t **argv)
 {
     struct service s;
     enum err_ctx ctx;
+    LONG others;
 
     (void)argc;
     (void)argv;
@@ -133,11 +186,11 @@ int cmd_stop(int argc, wchar_t **argv)
     if (error != ERROR_SUCCESS)
         return fail(L"stop", error, CTX_SERVICE);
 
-    error = service_stop(s.svc, &ctx);
+    error = stop_driver(s.svc, &ctx, &others);
     service_disconnect(&s);
 
     if (error != ERROR_SUCCESS)
-        return fail(L"stop", error, ctx);
+        return fail_stop(L"stop", error, ctx, others);
     out(L"stopped\n");
     return EXIT_OK;
 }

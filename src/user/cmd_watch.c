@@ -3,7 +3,7 @@
  * watch: subscribes, keeps several GET_EVENTS requests pending and prints each event as it
  * arrives, as a line of text or one JSON object per line. --count, --timeout or Ctrl+C end
  * it; then it says on stderr how many events it saw and how many the driver dropped (the gaps
- * in Sequence).
+ * in Sequence). When the driver is about to stop (DISCONNECT), it says so and exits 1.
  */
 #include "sanctumctl.h"
 
@@ -243,6 +243,8 @@ static void put_flags(struct line *l, ULONG flags, int json)
         put(l, L" [command line cut]");
     if (flags & SANCTUM_EVENT_FLAG_NAME_MISSING)
         put(l, L" [no name]");
+    if (flags & SANCTUM_EVENT_FLAG_NAME_PARTIAL)
+        put(l, L" [name partial]");
 }
 
 static void format_body(struct line *l, const SANCTUM_EVENT *e, int json)
@@ -298,6 +300,8 @@ static void format_body(struct line *l, const SANCTUM_EVENT *e, int json)
         put_key(l, L"name", NULL, json);
         put_quoted(l, e->Name.Chars, e->Name.Length, json);
     } else if (SanctumEventMark(e) != NULL) {
+        put_key(l, L"pid", L"from pid", json);
+        put_u64(l, SanctumEventMark(e)->SenderProcessId);
         put_key(l, L"text", NULL, json);
         put_mark_text(l, e->Data, e->DataLength, json);
         put_key(l, L"bytes", L"bytes", json);
@@ -342,6 +346,19 @@ static void print_event(struct line *l, const SANCTUM_EVENT *e, int json)
 }
 
 /* ---- The watch loop ------------------------------------------------------------------------- */
+
+/*
+ * The driver disconnected this watcher (sanctumctl stop sends DISCONNECT before it asks the
+ * SCM to stop the driver): one line, and exit 1. The handle closes as the watcher exits, which
+ * is what lets Windows unload the driver.
+ */
+static int stopping_line(const wchar_t *seen, const wchar_t *dropped)
+{
+    err_line(PROGRAM L": watch: the driver is stopping (it disconnected this watcher); watched "
+             L"%ls events, %ls dropped\n",
+             seen, dropped);
+    return EXIT_FAILED;
+}
 
 /* The console control handler may run while the loop ends: the lock keeps the reader alive. */
 static SRWLOCK watch_lock = SRWLOCK_INIT;
@@ -402,7 +419,7 @@ static int watch_events(HANDLE device, const struct watch_options *o, struct lin
     SANCTUM_READER *reader;
     const void *batch;
     DWORD length, start = GetTickCount();
-    int rc = EXIT_OK, timed_out = 0;
+    int rc = EXIT_OK, timed_out = 0, disconnected = 0;
 
     DWORD error = SanctumReaderCreate(device, WATCH_REQUESTS, 0, &reader);
     if (error != ERROR_SUCCESS)
@@ -427,7 +444,10 @@ static int watch_events(HANDLE device, const struct watch_options *o, struct lin
             continue;
         if (error == ERROR_OPERATION_ABORTED && interrupted)
             break;
-        if (error != ERROR_SUCCESS)
+        if (error == SANCTUM_ERROR_DISCONNECTED) {
+            disconnected = 1;
+            rc = EXIT_FAILED;
+        } else if (error != ERROR_SUCCESS)
             rc = fail_because(L"watch: wait for events", error,
                               L"the driver ended the request (stopped, or the handle closed) "
                               L"after %lu events",
@@ -441,10 +461,12 @@ static int watch_events(HANDLE device, const struct watch_options *o, struct lin
     watch_reader = NULL;
     ReleaseSRWLockExclusive(&watch_lock);
     SanctumReaderDestroy(reader);
-    if (rc != EXIT_OK)
-        return rc;
 
     wchar_t seen[21], dropped[21];
+    if (disconnected)
+        return stopping_line(u64_text(c.seen, seen), u64_text(c.dropped, dropped));
+    if (rc != EXIT_OK)
+        return rc;
     if (timed_out && o->count != 0)
         return fail_because(L"watch", ERROR_TIMEOUT, L"%ls of %lu events in %lu s, %ls dropped",
                             u64_text(c.seen, seen), (unsigned long)o->count,
@@ -465,7 +487,8 @@ int cmd_watch(int argc, wchar_t **argv)
     if (rc != EXIT_OK)
         return rc;
 
-    DWORD error = SanctumOpen(GENERIC_READ, FILE_FLAG_OVERLAPPED, &device);
+    /* SUBSCRIBE needs read and write access. */
+    DWORD error = SanctumOpen(GENERIC_READ | GENERIC_WRITE, FILE_FLAG_OVERLAPPED, &device);
     if (error != ERROR_SUCCESS)
         return fail_open(L"watch", error);
     error = SanctumCheckProtocol(device, &v);
@@ -478,10 +501,14 @@ int cmd_watch(int argc, wchar_t **argv)
         rc = fail(L"watch: GET_VERSION", error, CTX_DEVICE);
     else if ((error = SanctumSubscribe(device, o.types, o.queue_bytes)) == ERROR_NOT_ENOUGH_QUOTA)
         rc = fail_because(L"watch: subscribe", error,
-                          L"the driver has its %lu subscriptions or %lu MiB of queues already: "
-                          L"end another watcher, or ask for a smaller --queue",
+                          L"the driver has its %lu subscriptions or %lu MiB of queues already, "
+                          L"or this process its %lu: end another watcher, or ask for a smaller "
+                          L"--queue",
                           (unsigned long)SANCTUM_MAX_SUBSCRIPTIONS,
-                          (unsigned long)(SANCTUM_MAX_TOTAL_QUEUE_BYTES / (1024 * 1024)));
+                          (unsigned long)(SANCTUM_MAX_TOTAL_QUEUE_BYTES / (1024 * 1024)),
+                          (unsigned long)SANCTUM_MAX_SUBSCRIPTIONS_PER_PROCESS);
+    else if (error == SANCTUM_ERROR_DISCONNECTED)
+        rc = stopping_line(L"0", L"0");
     else if (error != ERROR_SUCCESS)
         rc = fail(L"watch: subscribe", error, CTX_DEVICE);
     else

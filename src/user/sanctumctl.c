@@ -31,7 +31,7 @@ static const struct command commands[] = {
     { L"start",     L"",              0, 0, cmd_start,
       L"load the driver and wait (up to 10 s) until it runs" },
     { L"stop",      L"",              0, 0, cmd_stop,
-      L"unload the driver and wait (up to 10 s) until it has stopped" },
+      L"disconnect watchers, unload the driver, wait (up to 10 s) until it has stopped" },
     { L"status",    L"",              0, 0, cmd_status,
       L"show the service state and whether the device answers" },
     { L"version",   L"",              0, 0, cmd_version,
@@ -93,7 +93,10 @@ static int cmd_help(int argc, wchar_t **argv)
         L"  events, --timeout after SECONDS (exit 1 if --count was not reached by then); --queue\n"
         L"  is the driver's queue for this watcher, %luK to %luM (default %luK). When watch ends it\n"
         L"  prints on stderr how many events it saw and how many the driver dropped because\n"
-        L"  the queue was full (the gaps in their sequence numbers).\n"
+        L"  the queue was full (the gaps in their sequence numbers). When the driver is about to\n"
+        L"  stop (stop sends DISCONNECT first), watch says so on stderr and exits 1.\n"
+        L"stop and uninstall first tell every client to close its handle (DISCONNECT): Windows\n"
+        L"  unloads a driver only once every handle to its device is closed.\n"
         L"A failure prints one line on stderr:\n"
         L"  " PROGRAM L": OPERATION: MESSAGE (error N); ADVICE\n"
         L"install, uninstall, start, stop and trust-cert need an elevated (administrator)\n"

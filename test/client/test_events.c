@@ -95,7 +95,7 @@ static void build_all(struct batch *b)
     SANCTUM_THREAD th = { 1234, 99 };
     SANCTUM_IMAGE_LOAD im = { 0, 0xFFFFF80012340000ULL, 0x7000, SANCTUM_IMAGE_KERNEL,
                               sizeof driver - 2, 0 };
-    SANCTUM_MARK mk = { 5 };
+    SANCTUM_MARK mk = { 5, 0, 0x1F2E3D4CULL };
     unsigned char strings[sizeof image + sizeof cmdline];
     unsigned char unknown[40] = { 1, 2, 3 };
 
@@ -171,6 +171,9 @@ static void test_every_type(void)
     ok(SanctumWalkNext(&w, &e) == SANCTUM_WALK_OK, "mark not read\n");
     ok(SanctumEventMark(&e) != NULL && e.DataLength == 5 && memcmp(e.Data, "hello", 5) == 0,
        "mark: %u bytes\n", e.DataLength);
+    ok(SanctumEventMark(&e) != NULL && SanctumEventMark(&e)->SenderProcessId == 0x1F2E3D4CULL &&
+           e.Data == (const unsigned char *)e.Header + sizeof(SANCTUM_EVENT_HEADER) + 16,
+       "mark: the sender's id, and the bytes right after the 16-byte body\n");
 
     ok(SanctumWalkNext(&w, &e) == SANCTUM_WALK_END, "no end after the last record\n");
     ok(SanctumWalkNext(&w, &e) == SANCTUM_WALK_END, "the end does not stay the end\n");
@@ -198,12 +201,12 @@ static void test_empty_and_names(void)
        "unknown types have names\n");
 }
 
-/* After a valid mark, a record of `type` (Size forced to `size` unless 0xFFFF): corrupt at 32. */
+/* After a valid mark, a record of `type` (Size forced to `size` unless 0xFFFF): corrupt at 48. */
 static void expect_corrupt(const char *what, USHORT type, const void *body, size_t body_len,
                            size_t tail_len, USHORT size)
 {
     static const unsigned char zeros[4096];
-    SANCTUM_MARK mk = { 3 };
+    SANCTUM_MARK mk = { 3, 0, 4 };
     struct batch b;
     SANCTUM_WALK w;
     SANCTUM_EVENT e;
@@ -218,7 +221,7 @@ static void expect_corrupt(const char *what, USHORT type, const void *body, size
     ok(SanctumWalkNext(&w, &e) == SANCTUM_WALK_OK, "%s: the good record before it\n", what);
     ok(SanctumWalkNext(&w, &e) == SANCTUM_WALK_CORRUPT && e.Header == NULL && e.Body == NULL,
        "%s: not corrupt\n", what);
-    ok(SanctumWalkOffset(&w, p) == 32, "%s: corrupt at %zu, expected 32\n", what,
+    ok(SanctumWalkOffset(&w, p) == 48, "%s: corrupt at %zu, expected 48\n", what,
        SanctumWalkOffset(&w, p));
     ok(SanctumWalkNext(&w, &e) == SANCTUM_WALK_CORRUPT, "%s: the walk went on\n", what);
     free(p);
@@ -230,7 +233,7 @@ static void test_corrupt(void)
     SANCTUM_PROCESS_EXIT pe = { 1, 0, 0 };
     SANCTUM_PROCESS_CREATE pc = { 1, 2, 3, 4, 8, 8, 0 };
     SANCTUM_IMAGE_LOAD im = { 1, 2, 3, 0, 8, 0 };
-    SANCTUM_MARK mk = { 8 };
+    SANCTUM_MARK mk = { 8, 0, 4 };
     unsigned char unknown[40] = { 0 };
 
     expect_corrupt("Size 0", SANCTUM_EVENT_THREAD_CREATE, &th, sizeof th, 0, 0);
@@ -261,9 +264,10 @@ static void test_corrupt(void)
     expect_corrupt("image-load name 2 bytes past Size", SANCTUM_EVENT_IMAGE_LOAD, &im, sizeof im,
                    8, 0xFFFF);
     expect_corrupt("mark body cut", SANCTUM_EVENT_MARK, &mk, 0, 0, 0xFFFF);
+    expect_corrupt("mark body without the sender's id", SANCTUM_EVENT_MARK, &mk, 8, 0, 0xFFFF);
     expect_corrupt("mark data past Size", SANCTUM_EVENT_MARK, &mk, sizeof mk, 0, 0xFFFF);
-    mk.Length = 5;
-    expect_corrupt("mark data 1 byte past Size", SANCTUM_EVENT_MARK, &mk, sizeof mk, 4, 0xFFFF);
+    mk.Length = 9;
+    expect_corrupt("mark data 1 byte past Size", SANCTUM_EVENT_MARK, &mk, sizeof mk, 8, 0xFFFF);
     mk.Length = 0xFFFFFFFF;
     expect_corrupt("mark Length 0xFFFFFFFF", SANCTUM_EVENT_MARK, &mk, sizeof mk, 8, 0xFFFF);
 }
@@ -271,7 +275,7 @@ static void test_corrupt(void)
 /* Larger records than their contents need (room a later protocol may use) are not corrupt. */
 static void test_padding_and_alignment(void)
 {
-    SANCTUM_MARK mk = { 2 };
+    SANCTUM_MARK mk = { 2, 0, 4 };
     struct batch b;
     SANCTUM_WALK w;
     SANCTUM_EVENT e;
@@ -281,7 +285,7 @@ static void test_padding_and_alignment(void)
     add(&b, SANCTUM_EVENT_MARK, &mk, sizeof mk, "yo", 2, 0);
     unsigned char *p = exact(&b, b.len);
     SanctumWalkBegin(&w, p, b.len);
-    ok(SanctumWalkNext(&w, &e) == SANCTUM_WALK_OK && e.Header->Size == 96 && e.DataLength == 2,
+    ok(SanctumWalkNext(&w, &e) == SANCTUM_WALK_OK && e.Header->Size == 112 && e.DataLength == 2,
        "a padded record\n");
     ok(SanctumWalkNext(&w, &e) == SANCTUM_WALK_OK && memcmp(e.Data, "yo", 2) == 0,
        "the record after a padded one\n");

@@ -14,7 +14,9 @@
 #include <stdarg.h>
 #include <string.h>
 
-#define LOADED_LINE SANCTUM_LOG_PREFIX ": loaded, version " SANCTUM_VERSION_STRING ", protocol 2"
+#define LOADED_LINE                                                                        \
+    SANCTUM_LOG_PREFIX ": loaded, version " SANCTUM_VERSION_STRING ", protocol "             \
+        SANCTUM_STR(SANCTUM_PROTOCOL_VERSION)
 #define UNLOADED_LINE SANCTUM_LOG_PREFIX ": unloaded"
 #define NOTHING_LEAKED "pool outstanding: 0 allocations, 0 bytes"
 #define SC_SERVICE L"SanctumSc"
@@ -195,7 +197,7 @@ static void test_ctl_protocol(void)
     expect_success(L"echo \"hello driver\"", "hello driver");
     expect_success(L"stats", "pool allocations");
     expect_success(L"stats", "open handles      1");
-    expect_success(L"stats --json", "\"Size\":112,\"OpenHandles\":1,");
+    expect_success(L"stats --json", "\"Size\":128,\"OpenHandles\":1,");
     expect_success(L"fill 16M 0x10", "filled 16777216 bytes, pattern ok");
     expect_success(L"fill 1", "filled 1 bytes, pattern ok");
     expect_success(L"mark \"nobody listens\"", "sent a mark (14 bytes)");
@@ -332,6 +334,16 @@ static void test_ctl_lifecycle(void)
     expect_success(argsf(L"trust-cert \"%ls\"", cert_path), "added to");
     doctor("on a working install", 0, working);
     expect_success(argsf(L"trust-cert \"%ls\" --remove", cert_path), "removed from");
+
+    /* The stop a user runs while an agent watches: DISCONNECT first, then the unload. */
+    unloaded = log_count(UNLOADED_LINE);
+    test_watch_stop();
+    expect_logged(UNLOADED_LINE, unloaded, "the unload line after a stop with a watcher");
+    state = service_state(SANCTUM_SERVICE_NAME, &error);
+    ok(state == SERVICE_STOPPED, "after a stop with a watcher: state %lu error %lu\n", state,
+       error);
+    expect_device_gone("after the stop with a watcher");
+    expect_success(L"start", "started");
 
     /* Stop with a handle open and messages queued. Wine unloads at once, and the unload frees
      * them: nothing leaks. Windows defers the unload until the handle closes (windows.c). */

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Protocol 2 end to end: subscriptions, GET_EVENTS kept pending and completed by events,
- * every way a pending request can end (an event, CancelIoEx on one or all, the handle closed,
- * the consumer process killed, the service stopped), queue overflow with exact drop counts,
- * several subscribers, and an IMAGE_LOAD record for a second driver.
+ * Events end to end: subscriptions, GET_EVENTS kept pending and completed by events, every
+ * way a pending request can end (an event, CancelIoEx on one or all, the handle closed, the
+ * consumer process killed, DISCONNECT, the service stopped), queue overflow with exact drop
+ * counts, several subscribers, the limits a hostile caller meets (subscriptions per process,
+ * every handle's messages together, GET_EVENTS' buffer), and an IMAGE_LOAD record for a
+ * second driver.
  *
  * Marks are the event source that can be driven at will, on Wine and on Windows alike. Wine 8
  * registers the process and thread callbacks and never calls them: those records are proven on
@@ -11,6 +13,7 @@
  */
 #include "harness.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define EVENTS_SERVICE L"SanctumEvents"
@@ -21,6 +24,12 @@
 #define NOTHING_LEAKED "pool outstanding: 0 allocations, 0 bytes"
 #define WAIT_MS 5000
 #define BATCH SANCTUM_MAX_EVENT_SIZE
+#define RW (GENERIC_READ | GENERIC_WRITE)
+/* The size of a MARK record carrying n bytes. */
+#define MARK_SIZE(n) ((DWORD)((sizeof(SANCTUM_EVENT_HEADER) + sizeof(SANCTUM_MARK) + (n) + 7) & ~7u))
+/* What ntstatus.h calls them; user mode's winnt.h has neither. */
+#define NT_STATUS_CANCELLED 0xC0000120u
+#define NT_STATUS_DEVICE_NOT_CONNECTED 0xC000009Du
 
 static SC_HANDLE scm;
 
@@ -88,7 +97,10 @@ static const SANCTUM_EVENT_HEADER *record_at(const request *r, DWORD offset)
     return h;
 }
 
-/* A MARK record carrying exactly text, with zeroed padding and the expected sequence. */
+/*
+ * A MARK record carrying exactly text, sent by this process, with zeroed padding and the
+ * expected sequence.
+ */
 static void check_mark(const SANCTUM_EVENT_HEADER *h, const char *text, ULONG64 sequence,
                        const char *what)
 {
@@ -110,6 +122,9 @@ static void check_mark(const SANCTUM_EVENT_HEADER *h, const char *text, ULONG64 
        what, h->Time, now);
     ok(m->Length == len && !memcmp(m + 1, text, len), "%s: body of %lu bytes differs\n", what,
        m->Length);
+    ok(m->Reserved == 0 && m->SenderProcessId == GetCurrentProcessId(),
+       "%s: sender %llu, expected this process, %lu\n", what, m->SenderProcessId,
+       GetCurrentProcessId());
     for (i = end; i < h->Size && ((const unsigned char *)h)[i] == 0; i++)
         ;
     ok(i == h->Size, "%s: padding byte %lu is 0x%02x\n", what, i, ((const unsigned char *)h)[i]);
@@ -174,9 +189,17 @@ static void test_refusals(void)
     ok(SanctumSubscribe(h, SANCTUM_EVENT_ALL, SANCTUM_MAX_QUEUE_BYTES + 1) ==
            ERROR_INVALID_PARAMETER,
        "SUBSCRIBE with a queue above the maximum accepted\n");
-    /* The access bits: SUBSCRIBE needs read access, MARK write access. */
+    /* The access bits: SUBSCRIBE needs read and write access, MARK and DISCONNECT write
+     * access; protocol 2's SUBSCRIBE code (read access only) is no more. */
     ok(SanctumSubscribe(wo, SANCTUM_EVENT_ALL, 0) == ERROR_ACCESS_DENIED,
        "SUBSCRIBE on a write-only handle accepted\n");
+    ok(SanctumSubscribe(ro, SANCTUM_EVENT_ALL, 0) == ERROR_ACCESS_DENIED,
+       "SUBSCRIBE on a read-only handle accepted\n");
+    s.Size = sizeof(s);
+    ok(SanctumIoctl(ro, CTL_CODE(SANCTUM_DEVICE_TYPE, 0x804, METHOD_BUFFERED, FILE_READ_DATA), &s,
+                    sizeof(s), NULL, 0, &returned) == ERROR_INVALID_FUNCTION,
+       "protocol 2's SUBSCRIBE code was not refused\n");
+    ok(SanctumDisconnect(ro) == ERROR_ACCESS_DENIED, "DISCONNECT on a read-only handle accepted\n");
     ok(SanctumSendMark(ro, "x", 1) == ERROR_ACCESS_DENIED, "MARK on a read-only handle accepted\n");
     ok(SanctumSendMark(wo, "", 0) == ERROR_INVALID_PARAMETER, "MARK of 0 bytes accepted\n");
     ok(SanctumSendMark(wo, big, sizeof(big)) == ERROR_INVALID_PARAMETER,
@@ -188,6 +211,28 @@ static void test_refusals(void)
     ok(SanctumSubscribe(h, SANCTUM_EVENT_ALL, 0) == ERROR_ALREADY_EXISTS,
        "a second SUBSCRIBE on the handle: error %lu\n", SanctumSubscribe(h, SANCTUM_EVENT_ALL, 0));
     expect_now(1, 0, "one subscription");
+    /* Larger than any queue could fill: refused (before the driver maps a page of it). */
+    {
+        DWORD big = SANCTUM_MAX_QUEUE_BYTES + 1;
+        void *buf = VirtualAlloc(NULL, big, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+
+        ok(buf && SanctumIoctl(h, IOCTL_SANCTUM_GET_EVENTS, NULL, 0, buf, big, &returned) ==
+                      ERROR_INVALID_PARAMETER,
+           "GET_EVENTS into 8 MiB + 1 was not refused with error 87\n");
+        if (buf) {
+            /* At the bound it is taken, and pends. */
+            OVERLAPPED ov = { .hEvent = CreateEventW(NULL, TRUE, FALSE, NULL) };
+            BOOL done = DeviceIoControl(h, IOCTL_SANCTUM_GET_EVENTS, NULL, 0, buf, big - 1,
+                                        &returned, &ov);
+
+            ok(!done && GetLastError() == ERROR_IO_PENDING, "GET_EVENTS into 8 MiB: error %lu\n",
+               done ? 0 : GetLastError());
+            CancelIoEx(h, &ov);
+            GetOverlappedResult(h, &ov, &returned, TRUE);
+            CloseHandle(ov.hEvent);
+            VirtualFree(buf, 0, MEM_RELEASE);
+        }
+    }
     CloseHandle(h);
     CloseHandle(ro);
     CloseHandle(wo);
@@ -197,7 +242,7 @@ static void test_refusals(void)
 /* GET_EVENTS pends, a MARK from another handle completes it with that one record. */
 static void test_pending(void)
 {
-    HANDLE h = open_overlapped(GENERIC_READ), w = device_open(GENERIC_WRITE);
+    HANDLE h = open_overlapped(RW), w = device_open(GENERIC_WRITE);
     request r[3];
     int i;
 
@@ -211,8 +256,8 @@ static void test_pending(void)
     expect_now(1, 1, "one request pending");
     ok(SanctumSendMark(w, "hello", 5) == 0, "MARK failed\n");
     ok(finish(h, &r[0], WAIT_MS), "the MARK did not complete the pending request\n");
-    ok(r[0].error == 0 && r[0].returned == 40, "completed: error %lu, %lu bytes\n", r[0].error,
-       r[0].returned);
+    ok(r[0].error == 0 && r[0].returned == MARK_SIZE(5), "completed: error %lu, %lu bytes\n",
+       r[0].error, r[0].returned);
     check_mark(record_at(&r[0], 0), "hello", 1, "pended then marked");
     ok(r[0].buf[r[0].returned] == 0xCC, "a byte past the record was written\n");
     release(&r[0]);
@@ -235,10 +280,11 @@ static void test_pending(void)
     for (i = 0; i < 3; i++)
         ok(SanctumSendMark(w, "abcdefghijklmnop", 16) == 0, "MARK %d failed\n", i);
     issue(h, &r[0], BATCH);
-    ok(r[0].error == 0 && r[0].returned == 3 * 48, "batch: error %lu, %lu bytes\n", r[0].error,
-       r[0].returned);
+    ok(r[0].error == 0 && r[0].returned == 3 * MARK_SIZE(16), "batch: error %lu, %lu bytes\n",
+       r[0].error, r[0].returned);
     for (i = 0; i < 3; i++)
-        check_mark(record_at(&r[0], (DWORD)i * 48), "abcdefghijklmnop", (ULONG64)i + 5, "batch");
+        check_mark(record_at(&r[0], (DWORD)i * MARK_SIZE(16)), "abcdefghijklmnop", (ULONG64)i + 5,
+                   "batch");
     release(&r[0]);
     CloseHandle(h);
     CloseHandle(w);
@@ -293,7 +339,7 @@ static void test_cancel(void)
 /* The handle closes with requests pending: each ends (Wine: by IRP_MJ_CLOSE). */
 static void test_close_while_waiting(void)
 {
-    HANDLE h = open_overlapped(GENERIC_READ);
+    HANDLE h = open_overlapped(RW);
     request r[2];
     int i;
 
@@ -308,7 +354,7 @@ static void test_close_while_waiting(void)
         ok(WaitForSingleObject(r[i].ov.hEvent, WAIT_MS) == WAIT_OBJECT_0,
            "request %d still pending after its handle closed\n", i);
         /* The handle is gone: the status is read from the OVERLAPPED itself. */
-        ok(r[i].ov.Internal == (ULONG_PTR)0xC0000120, "request %d: status 0x%08lx\n", i,
+        ok(r[i].ov.Internal == (ULONG_PTR)NT_STATUS_CANCELLED, "request %d: status 0x%08lx\n", i,
            (unsigned long)r[i].ov.Internal);
         release(&r[i]);
     }
@@ -318,7 +364,7 @@ static void test_close_while_waiting(void)
 /* events-child: subscribes, pends two requests, says "waiting", and waits to be killed. */
 int events_child(void)
 {
-    HANDLE h = open_overlapped(GENERIC_READ);
+    HANDLE h = open_overlapped(RW);
     static request r[2];
 
     if (h == INVALID_HANDLE_VALUE || SanctumSubscribe(h, SANCTUM_EVENT_ALL, 0))
@@ -333,46 +379,73 @@ int events_child(void)
     return 0;
 }
 
-/* A consumer process dies while its requests are pending: the system cancels them. */
-static void test_killed_consumer(const wchar_t *self)
+/*
+ * Starts `SELF events-child` (a consumer in a process of its own, with a subscription and two
+ * requests pending) and waits until it says so; FALSE, with the child gone, if it did not.
+ */
+static BOOL start_consumer(const wchar_t *self, PROCESS_INFORMATION *pi)
 {
     SECURITY_ATTRIBUTES sa = { .nLength = sizeof(sa), .bInheritHandle = TRUE };
     STARTUPINFOW si = { .cb = sizeof(si) };
-    PROCESS_INFORMATION pi;
     wchar_t cmd[MAX_PATH + 32];
     HANDLE rd, wr;
     char line[16] = { 0 };
     DWORD got = 0;
-    SANCTUM_STATS s;
-    int i;
+    BOOL waiting;
 
     if (!ok(CreatePipe(&rd, &wr, &sa, 0), "CreatePipe: error %lu\n", GetLastError()))
-        return;
+        return FALSE;
     SetHandleInformation(rd, HANDLE_FLAG_INHERIT, 0);
     si.dwFlags = STARTF_USESTDHANDLES;
     si.hStdOutput = wr;
     si.hStdError = GetStdHandle(STD_ERROR_HANDLE);
     _snwprintf(cmd, ARRAYSIZE(cmd), L"\"%ls\" events-child", self);
     cmd[ARRAYSIZE(cmd) - 1] = 0;
-    if (!ok(CreateProcessW(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi),
+    if (!ok(CreateProcessW(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, pi),
             "cannot start the consumer: error %lu\n", GetLastError())) {
         CloseHandle(rd);
         CloseHandle(wr);
-        return;
+        return FALSE;
     }
     CloseHandle(wr);
-    ok(ReadFile(rd, line, sizeof(line) - 1, &got, NULL) && !strncmp(line, "waiting", 7),
-       "the consumer did not get to wait: '%s'\n", line);
-    expect_now(1, 2, "consumer waiting");
-    TerminateProcess(pi.hProcess, 9);
-    WaitForSingleObject(pi.hProcess, WAIT_MS);
-    /* Process exit cancels its requests and closes its handle: give the driver a moment. */
-    for (i = 0; i < 100 && stats_of(&s) && (s.PendingRequests || s.Subscriptions); i++)
-        Sleep(20);
-    expect_now(0, 0, "consumer killed");
-    CloseHandle(pi.hProcess);
-    CloseHandle(pi.hThread);
+    waiting = ReadFile(rd, line, sizeof(line) - 1, &got, NULL) && !strncmp(line, "waiting", 7);
+    ok(waiting, "the consumer did not get to wait: '%s'\n", line);
     CloseHandle(rd);
+    if (!waiting) {
+        TerminateProcess(pi->hProcess, 9);
+        WaitForSingleObject(pi->hProcess, WAIT_MS);
+        CloseHandle(pi->hProcess);
+        CloseHandle(pi->hThread);
+    }
+    return waiting;
+}
+
+/* Kills a consumer from start_consumer and waits until the driver has let its requests go. */
+static void kill_consumer(PROCESS_INFORMATION *pi)
+{
+    SANCTUM_STATS s;
+    ULONG before = stats_of(&s) ? s.Subscriptions : 0;
+    int i;
+
+    TerminateProcess(pi->hProcess, 9);
+    WaitForSingleObject(pi->hProcess, WAIT_MS);
+    /* Process exit cancels its requests and closes its handle: give the driver a moment. */
+    for (i = 0; i < 100 && stats_of(&s) && (s.PendingRequests || s.Subscriptions >= before); i++)
+        Sleep(20);
+    CloseHandle(pi->hProcess);
+    CloseHandle(pi->hThread);
+}
+
+/* A consumer process dies while its requests are pending: the system cancels them. */
+static void test_killed_consumer(const wchar_t *self)
+{
+    PROCESS_INFORMATION pi;
+
+    if (!start_consumer(self, &pi))
+        return;
+    expect_now(1, 2, "consumer waiting");
+    kill_consumer(&pi);
+    expect_now(0, 0, "consumer killed");
 }
 
 /* A full queue drops new records; sequence gaps and the stats count them exactly. */
@@ -380,8 +453,7 @@ static void test_overflow(void)
 {
     HANDLE h = open_overlapped(GENERIC_READ | GENERIC_WRITE);
     unsigned char payload[SANCTUM_MAX_MARK];
-    const DWORD record = 24 + 4 + SANCTUM_MAX_MARK; /* 284, padded to 288 */
-    const DWORD fit = SANCTUM_MIN_QUEUE_BYTES / ((record + 7) & ~7u);
+    const DWORD fit = SANCTUM_MIN_QUEUE_BYTES / MARK_SIZE(SANCTUM_MAX_MARK);
     const DWORD sent = fit + 25;
     SANCTUM_STATS before, after;
     DWORD i, offset, seen = 0;
@@ -438,7 +510,7 @@ static void test_subscribers(void)
     int i;
 
     for (i = 0; i < 3; i++) {
-        h[i] = open_overlapped(GENERIC_READ);
+        h[i] = open_overlapped(RW);
         ok(h[i] != INVALID_HANDLE_VALUE && SanctumSubscribe(h[i], types[i], 0) == 0,
            "subscriber %d: error %lu\n", i, GetLastError());
     }
@@ -446,10 +518,10 @@ static void test_subscribers(void)
     ok(SanctumSendMark(w, "one", 3) == 0 && SanctumSendMark(w, "two", 3) == 0, "MARK failed\n");
     for (i = 0; i < 2; i++) {
         issue(h[i], &r, BATCH);
-        ok(r.error == 0 && r.returned == 2 * 32, "subscriber %d: error %lu, %lu bytes\n", i,
-           r.error, r.returned);
+        ok(r.error == 0 && r.returned == 2 * MARK_SIZE(3), "subscriber %d: error %lu, %lu bytes\n",
+           i, r.error, r.returned);
         check_mark(record_at(&r, 0), "one", 1, "subscriber");
-        check_mark(record_at(&r, 32), "two", 2, "subscriber");
+        check_mark(record_at(&r, MARK_SIZE(3)), "two", 2, "subscriber");
         release(&r);
     }
     /* The third did not ask for marks: nothing for it. */
@@ -465,10 +537,144 @@ static void test_subscribers(void)
     expect_now(0, 0, "subscribers closed");
 }
 
+/*
+ * DISCONNECT: the driver is about to stop. Every pending GET_EVENTS ends with
+ * ERROR_DEVICE_NOT_CONNECTED (STATUS_DEVICE_NOT_CONNECTED), and every handle that was open
+ * then, subscribed or not, is refused SUBSCRIBE and GET_EVENTS with it; a new handle works.
+ */
+static void test_disconnect(void)
+{
+    HANDLE agent = open_overlapped(RW), idle = open_overlapped(RW), ctl = open_overlapped(RW);
+    HANDLE later;
+    request r[2];
+    DWORD returned;
+    int i;
+
+    if (!ok(agent != INVALID_HANDLE_VALUE && idle != INVALID_HANDLE_VALUE &&
+                ctl != INVALID_HANDLE_VALUE,
+            "open: error %lu\n", GetLastError()))
+        return;
+    ok(SanctumSubscribe(agent, SANCTUM_EVENT_ALL, 0) == 0, "SUBSCRIBE failed\n");
+    for (i = 0; i < 2; i++)
+        issue(agent, &r[i], BATCH);
+    expect_now(1, 2, "before DISCONNECT");
+    ok(SanctumIoctl(ctl, IOCTL_SANCTUM_DISCONNECT, "x", 1, NULL, 0, &returned) ==
+           ERROR_INVALID_PARAMETER, "DISCONNECT with input: not refused with error 87\n");
+    ok(SanctumDisconnect(ctl) == 0, "DISCONNECT failed\n");
+    for (i = 0; i < 2; i++) {
+        ok(finish(agent, &r[i], WAIT_MS) && r[i].error == ERROR_DEVICE_NOT_CONNECTED,
+           "pending request %d after DISCONNECT: error %lu, expected 1167\n", i, r[i].error);
+        ok(r[i].ov.Internal == (ULONG_PTR)NT_STATUS_DEVICE_NOT_CONNECTED,
+           "request %d: status 0x%08lx\n", i, (unsigned long)r[i].ov.Internal);
+        release(&r[i]);
+    }
+    expect_now(0, 0, "after DISCONNECT");
+    ok(SanctumSubscribe(agent, SANCTUM_EVENT_ALL, 0) == ERROR_DEVICE_NOT_CONNECTED,
+       "SUBSCRIBE again on the disconnected handle: not error 1167\n");
+    ok(SanctumSubscribe(idle, SANCTUM_EVENT_ALL, 0) == ERROR_DEVICE_NOT_CONNECTED,
+       "SUBSCRIBE on a handle that was open, unsubscribed: not error 1167\n");
+    issue(idle, &r[0], BATCH);
+    ok(r[0].error == ERROR_DEVICE_NOT_CONNECTED, "GET_EVENTS on it: error %lu\n", r[0].error);
+    release(&r[0]);
+    later = open_overlapped(RW);
+    ok(later != INVALID_HANDLE_VALUE && SanctumSubscribe(later, SANCTUM_EVENT_ALL, 0) == 0,
+       "SUBSCRIBE on a handle opened after DISCONNECT failed\n");
+    ok(SanctumSendMark(agent, "still", 5) == 0, "MARK on a disconnected handle failed\n");
+    issue(later, &r[0], BATCH);
+    check_mark(record_at(&r[0], 0), "still", 1, "after DISCONNECT");
+    release(&r[0]);
+    CloseHandle(later);
+    CloseHandle(agent);
+    CloseHandle(idle);
+    CloseHandle(ctl);
+    expect_now(0, 0, "disconnected handles closed");
+}
+
+/*
+ * One process holds at most SANCTUM_MAX_SUBSCRIPTIONS_PER_PROCESS subscriptions
+ * (ERROR_NOT_ENOUGH_QUOTA past them); another process still gets one.
+ */
+static void test_per_process(const wchar_t *self)
+{
+    HANDLE h[SANCTUM_MAX_SUBSCRIPTIONS_PER_PROCESS + 1];
+    PROCESS_INFORMATION pi;
+    int i, n = SANCTUM_MAX_SUBSCRIPTIONS_PER_PROCESS;
+
+    for (i = 0; i <= n; i++) {
+        h[i] = open_overlapped(RW);
+        ok(h[i] != INVALID_HANDLE_VALUE &&
+               SanctumSubscribe(h[i], SANCTUM_EVENT_MASK(SANCTUM_EVENT_MARK),
+                                SANCTUM_MIN_QUEUE_BYTES) == (i < n ? 0 : ERROR_NOT_ENOUGH_QUOTA),
+           "subscription %d of this process: not %s\n", i, i < n ? "taken" : "refused (1816)");
+    }
+    expect_now((ULONG)n, 0, "this process at its limit");
+    /* Another process still gets one. */
+    if (start_consumer(self, &pi)) {
+        expect_now((ULONG)n + 1, 2, "another process subscribed");
+        kill_consumer(&pi);
+    }
+    /* A slot given back is this process's again. */
+    CloseHandle(h[0]);
+    ok(SanctumSubscribe(h[n], SANCTUM_EVENT_MASK(SANCTUM_EVENT_MARK), SANCTUM_MIN_QUEUE_BYTES) == 0,
+       "after closing one: SUBSCRIBE failed\n");
+    for (i = 1; i <= n; i++)
+        CloseHandle(h[i]);
+    for (i = 0; i < 100; i++) {
+        SANCTUM_STATS s;
+
+        if (!stats_of(&s) || s.Subscriptions == 0)
+            break;
+        Sleep(20);
+    }
+    expect_now(0, 0, "per-process subscriptions closed");
+}
+
+/*
+ * Every handle's queued WriteFile messages together stay within
+ * SANCTUM_MAX_TOTAL_MESSAGE_BYTES: past it a write fails with ERROR_NOT_ENOUGH_QUOTA and
+ * stores nothing; a read gives its bytes back.
+ */
+static void test_message_budget(void)
+{
+    enum { HANDLES = SANCTUM_MAX_TOTAL_MESSAGE_BYTES / (SANCTUM_MAX_QUEUED * SANCTUM_MAX_MESSAGE) };
+    HANDLE h[HANDLES + 1];
+    unsigned char *data = malloc(SANCTUM_MAX_MESSAGE);
+    SANCTUM_STATS before, after;
+    DWORD done;
+    int i, j, bad = 0;
+
+    if (!ok(data != NULL, "out of memory\n"))
+        return;
+    memset(data, 'm', SANCTUM_MAX_MESSAGE);
+    for (i = 0; i <= HANDLES; i++)
+        h[i] = device_open(RW);
+    for (i = 0; i < HANDLES; i++)
+        for (j = 0; j < SANCTUM_MAX_QUEUED; j++)
+            bad += !WriteFile(h[i], data, SANCTUM_MAX_MESSAGE, &done, NULL);
+    ok(bad == 0, "%d writes up to the budget failed\n", bad);
+    ok(stats_of(&before) && before.MessageBytes == SANCTUM_MAX_TOTAL_MESSAGE_BYTES,
+       "MessageBytes %llu at the budget\n", before.MessageBytes);
+    ok(!WriteFile(h[HANDLES], data, 1, &done, NULL) && GetLastError() == ERROR_NOT_ENOUGH_QUOTA,
+       "a write past the budget: error %lu, expected 1816\n", GetLastError());
+    ok(stats_of(&after) && after.MessageBytes == before.MessageBytes &&
+           after.PoolAllocations == before.PoolAllocations,
+       "a refused write stored something: %llu message bytes, %llu pool blocks\n",
+       after.MessageBytes, after.PoolAllocations);
+    ok(ReadFile(h[0], data, SANCTUM_MAX_MESSAGE, &done, NULL) && done == SANCTUM_MAX_MESSAGE,
+       "read: error %lu\n", GetLastError());
+    ok(WriteFile(h[HANDLES], data, SANCTUM_MAX_MESSAGE, &done, NULL),
+       "a write after a read: error %lu\n", GetLastError());
+    for (i = 0; i <= HANDLES; i++)
+        CloseHandle(h[i]);
+    ok(stats_of(&after) && after.MessageBytes == 0, "MessageBytes %llu after closing\n",
+       after.MessageBytes);
+    free(data);
+}
+
 /* The image callback under Wine sees drivers loaded into the same winedevice.exe. */
 static void test_image_load(const wchar_t *probe_path)
 {
-    HANDLE h = open_overlapped(GENERIC_READ);
+    HANDLE h = open_overlapped(RW);
     SC_HANDLE probe;
     const SANCTUM_EVENT_HEADER *e;
     const SANCTUM_IMAGE_LOAD *img;
@@ -525,7 +731,7 @@ static void test_image_load(const wchar_t *probe_path)
 /* Stopping the service ends the pending requests with STATUS_CANCELLED; unload leaks nothing. */
 static void test_stop_while_waiting(SC_HANDLE service)
 {
-    HANDLE h = open_overlapped(GENERIC_READ);
+    HANDLE h = open_overlapped(RW);
     SERVICE_STATUS st;
     request r;
     int clean = log_count(NOTHING_LEAKED);
@@ -570,6 +776,9 @@ void run_events(const wchar_t *driver_path, const wchar_t *probe_path, const wch
         test_killed_consumer(self);
         test_overflow();
         test_subscribers();
+        test_disconnect();
+        test_per_process(self);
+        test_message_budget();
         test_image_load(probe_path);
         test_stop_while_waiting(service);
     }

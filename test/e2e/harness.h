@@ -87,6 +87,8 @@ void run_events(const wchar_t *driver_path, const wchar_t *probe_path, const wch
 int events_child(void);
 /* watch.c: sanctumctl mark and watch against a running driver; ctl is sanctumctl's path. */
 void test_watch(const wchar_t *ctl);
+/* After test_watch: sanctumctl stop with a watcher attached; leaves the driver stopped. */
+void test_watch_stop(void);
 /* stress.c: load/unload cycles, threads, a fuzzer; installs its own service. */
 void run_stress(const wchar_t *driver_path);
 

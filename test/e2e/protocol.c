@@ -28,9 +28,11 @@ static const ioctl_case cases[] = {
     { "stats out 1", IOCTL_SANCTUM_GET_STATS, 0, 1, ERROR_INSUFFICIENT_BUFFER, 0 },
     { "stats out size-1", IOCTL_SANCTUM_GET_STATS, 0, 87, ERROR_INSUFFICIENT_BUFFER, 0 },
     { "stats out v1 size", IOCTL_SANCTUM_GET_STATS, 0, 88, 0, 88 },
-    { "stats out size-1", IOCTL_SANCTUM_GET_STATS, 0, 111, 0, 88 },
-    { "stats out size", IOCTL_SANCTUM_GET_STATS, 0, 112, 0, 112 },
-    { "stats out larger", IOCTL_SANCTUM_GET_STATS, 0, 4096, 0, 112 },
+    { "stats out v2 size-1", IOCTL_SANCTUM_GET_STATS, 0, 111, 0, 88 },
+    { "stats out v2 size", IOCTL_SANCTUM_GET_STATS, 0, 112, 0, 112 },
+    { "stats out size-1", IOCTL_SANCTUM_GET_STATS, 0, 127, 0, 112 },
+    { "stats out size", IOCTL_SANCTUM_GET_STATS, 0, 128, 0, 128 },
+    { "stats out larger", IOCTL_SANCTUM_GET_STATS, 0, 4096, 0, 128 },
     { "echo in 0", IOCTL_SANCTUM_ECHO, 0, 16, ERROR_INVALID_PARAMETER, 0 },
     { "echo in 1", IOCTL_SANCTUM_ECHO, 1, 1, 0, 1 },
     { "echo in 1 out larger", IOCTL_SANCTUM_ECHO, 1, 4096, 0, 1 },
@@ -52,6 +54,10 @@ static const ioctl_case cases[] = {
       64, ERROR_INVALID_FUNCTION, 0 },
     { "function 0x804", CTL_CODE(SANCTUM_DEVICE_TYPE, 0x804, METHOD_BUFFERED, FILE_ANY_ACCESS), 0,
       64, ERROR_INVALID_FUNCTION, 0 },
+    { "protocol 2's SUBSCRIBE", CTL_CODE(SANCTUM_DEVICE_TYPE, 0x804, METHOD_BUFFERED,
+                                         FILE_READ_DATA), 12, 0, ERROR_INVALID_FUNCTION, 0 },
+    { "function 0x808", CTL_CODE(SANCTUM_DEVICE_TYPE, 0x808, METHOD_BUFFERED, FILE_WRITE_DATA), 0,
+      0, ERROR_INVALID_FUNCTION, 0 },
     { "function 0xfff", CTL_CODE(SANCTUM_DEVICE_TYPE, 0xFFF, METHOD_OUT_DIRECT, FILE_ANY_ACCESS), 0,
       64, ERROR_INVALID_FUNCTION, 0 },
     { "stats, any access", CTL_CODE(SANCTUM_DEVICE_TYPE, 0x802, METHOD_BUFFERED, FILE_ANY_ACCESS),
@@ -138,6 +144,10 @@ static void test_access(void)
         { GENERIC_WRITE, IOCTL_SANCTUM_FILL, 4, 16, ERROR_ACCESS_DENIED },
         { GENERIC_WRITE, IOCTL_SANCTUM_ECHO, 4, 4, ERROR_ACCESS_DENIED },
         { RW, IOCTL_SANCTUM_ECHO, 4, 4, 0 },
+        /* Protocol 3: SUBSCRIBE needs both; DISCONNECT write access (RW would disconnect). */
+        { GENERIC_READ, IOCTL_SANCTUM_SUBSCRIBE, 12, 0, ERROR_ACCESS_DENIED },
+        { GENERIC_WRITE, IOCTL_SANCTUM_SUBSCRIBE, 12, 0, ERROR_ACCESS_DENIED },
+        { GENERIC_READ, IOCTL_SANCTUM_DISCONNECT, 0, 0, ERROR_ACCESS_DENIED },
     };
     DWORD i, error, returned, done;
     char byte = 'x';
@@ -169,6 +179,13 @@ static void test_access(void)
            "read on a write-only handle: error %lu\n", GetLastError());
         CloseHandle(h);
     }
+
+    /* A name below the device means nothing to the driver: it refuses the open. */
+    h = CreateFileW(SANCTUM_USER_DEVICE_PATH L"\\x", RW, 0, NULL, OPEN_EXISTING, 0, NULL);
+    ok(h == INVALID_HANDLE_VALUE && GetLastError() == ERROR_FILE_NOT_FOUND,
+       "an open below the device: error %lu, expected 2\n", GetLastError());
+    if (h != INVALID_HANDLE_VALUE)
+        CloseHandle(h);
 }
 
 static DWORD write_msg(HANDLE h, const void *data, DWORD len, DWORD *done)

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: the input is a sequence of operations on a loaded driver, sent through
- * the host shim's I/O manager (test/unit/shim) as Windows would send them. A model of the
- * protocol predicts every status, every byte returned and every counter, and (protocol 2) every
- * record: its bytes, zeroed padding, sequence numbers, drops, which pending request it
- * completes and how each one ends (an event, CancelIoEx, CLEANUP, CLOSE, DriverUnload). After
+ * the host shim's I/O manager (test/unit/shim) as Windows would send them, from one of six
+ * processes. A model of the protocol predicts every status, every byte returned and every
+ * counter, and every event record: its bytes, zeroed padding, sequence numbers, drops (for a
+ * full queue, or for want of pool when every staging buffer is taken), which pending request
+ * it completes and how each one ends (an event, CancelIoEx, CLEANUP, CLOSE, DISCONNECT,
+ * DriverUnload), and which buffer the driver maps (only those of requests it accepts). After
  * each step the driver's counters, the shim's ledger and the canaries around every buffer are
  * checked, and at the end, after DriverUnload, the ledger must be empty. Any difference
  * aborts (a crash to libFuzzer). Built with ASan and UBSan: see the Makefile's fuzz rules and
@@ -14,7 +16,7 @@
  *   op = byte % 16
  *   0 CREATE  flags         access = ACCESSES[flags & 7], caller = (flags >> 3) % 3
  *                           (admin, system, user), path = (flags >> 5) % 3 (link, device
- *                           name, link + "\x")
+ *                           name, link + "\x", which the driver refuses)
  *   1 CLOSE   slot          CLEANUP (unless sent already) then CLOSE
  *   2 CLEANUP slot          the handle is closed, its file object not yet
  *   3 READ    slot len
@@ -24,7 +26,8 @@
  *                           past DriverEntry's 14, for a RELOAD)
  *   7 RELOAD                DriverUnload with the handles open, then DriverEntry again
  *   8 MAJOR   slot major    an IRP of another major function
- *   9 WINE                  toggle: a 0-byte read or write gets an MDL (Wine) or none
+ *   9 WINE    b             b odd: toggle: a 0-byte read or write gets an MDL (Wine) or
+ *                           none; b even: DISCONNECT on slot b >> 1
  *  10 SUBSCRIBE slot len size types queue   input length 12 (len < 0xE0) or len - 0xE0;
  *                           Size 12 (size < 0xF0) or a wrong one; Types the byte (0xFF: a
  *                           high bit too); QueueBytes one of the boundaries (op_subscribe)
@@ -32,13 +35,16 @@
  *  12 CANCEL  slot which    CancelIoEx on a pending GET_EVENTS (which % count; bit 6: the
  *                           newest), bit 7: on all of the handle's (process exit)
  *  13 MARK    slot a b fill input length a + (b & 3)
- *  14 NOTIFY  kind pid16 ...  kind % 5: process create (parent, creating process and thread
+ *  14 NOTIFY  kind pid16 ...  (kind & 0x3F) % 5: process create (parent, creating process and thread
  *                           16-bit, image name and command line: length selector and fill
  *                           each), process exit (status 32-bit), thread create, thread exit
  *                           (thread 16-bit), image load (base, size 32-bit, kernel bit,
- *                           name); names are NAME_BYTES long, or absent, or without buffer
+ *                           name); names are NAME_BYTES long, or absent, or without buffer;
+ *                           kind bit 7: every staging buffer is taken meanwhile, bit 6: the
+ *                           kernel could not open the image by its name
  *  15 WINE-CLOSE slot       IRP_MJ_CLOSE at once, no CLEANUP, requests pending or not
- *   slot = byte % 8 (an empty slot skips the operation)
+ *   slot = byte % 8 (an empty slot skips the operation); the request comes from process
+ *          PROCESSES[(byte >> 3) % 6]
  *   len  = class byte, then: 0: 0; 1: 1 + byte; 2: 16-bit LE; 3: BOUNDARIES[byte];
  *          4: 32-bit LE (absurd lengths too); 5-7: byte
  *   code = selector byte, then: 0-3: protocol code; 4: byte b -> function 0x800 + b % 4,
@@ -81,6 +87,12 @@ typedef struct {
 } FUZZ_MESSAGE;
 #define MESSAGE_BYTES(n) ((ULONG64)FIELD_OFFSET(FUZZ_MESSAGE, Data) + (ULONG64)(n))
 #define HANDLE_BYTES ((ULONG64)sizeof(SANCTUM_HANDLE))
+/* The processes requests come from: fewer than the subscriptions one process may hold times
+ * the slots, so that the per-process limit is met. */
+static const HANDLE PROCESSES[6] = {
+    (HANDLE)(ULONG_PTR)0x1004, (HANDLE)(ULONG_PTR)0x1008, (HANDLE)(ULONG_PTR)0x100C,
+    (HANDLE)(ULONG_PTR)0x1010, (HANDLE)(ULONG_PTR)0x1014, (HANDLE)(ULONG_PTR)0x1018,
+};
 
 static const ACCESS_MASK ACCESSES[8] = {
     RW, FILE_READ_DATA, FILE_WRITE_DATA, 0, GENERIC_READ | GENERIC_WRITE, GENERIC_ALL,
@@ -391,10 +403,12 @@ typedef struct {
     SHIM_FILE *File;
     ACCESS_MASK Access;
     BOOLEAN CleanedUp;
+    ULONG Generation; /* DISCONNECTs before it was opened */
     MODEL_MESSAGE Queue[SANCTUM_MAX_QUEUED];
     ULONG Head, Count;
     /* Protocol 2: the subscription, its queue of records, its pending requests. */
     BOOLEAN Subscribed;
+    HANDLE SubscribedBy; /* the process that sent the SUBSCRIBE */
     ULONG Types, Capacity, Used;
     ULONG64 Sequence;
     MODEL_RECORD Records[MAX_EVENTS];
@@ -411,7 +425,10 @@ static struct {
     BOOLEAN WineMdl;
     ULONG Step, Op;   /* where the run is, for the messages */
     ULONG QueueBytes; /* of every subscription's queue */
-    BOOLEAN Staging;  /* the staging buffers exist: from the first SUBSCRIBE to unload */
+    BOOLEAN Staging;  /* the staging block exists: from the first SUBSCRIBE to unload */
+    ULONG Spare;      /* blocks the staging block's lookaside list keeps */
+    ULONG Generation; /* DISCONNECTs since DriverEntry */
+    HANDLE Process;   /* the process of this step's request */
     LONG64 Now;       /* the system time the shim gives the driver */
     ULONG Events;     /* published by this input, in events[] */
 } m;
@@ -473,6 +490,8 @@ static void check_invariants(const char *what)
     SAME(EventsDropped);
     SAME(Subscriptions);
     SAME(PendingRequests);
+    SAME(EventsDroppedNoMemory);
+    SAME(MessageBytes);
 #undef SAME
     shim_ledger(&l);
     CHECK(l.PoolBlocks == s.PoolAllocations && l.PoolBytes == s.PoolBytes,
@@ -528,7 +547,7 @@ static void check_calls(const char *what, ULONG64 calls_before, ULONG64 injected
 #define DRIVER_ENTRY_CALLS 14
 /* The records a callback builds before queueing them: allocated by the first SUBSCRIBE whose
  * input is valid, kept until unload. */
-#define STAGING_BYTES ((ULONG64)SANCTUM_STAGING_BUFFERS * SANCTUM_MAX_EVENT_SIZE)
+#define STAGING_BYTES ((ULONG64)sizeof(SANCTUM_STAGING))
 
 static void load(void)
 {
@@ -556,6 +575,8 @@ static void load(void)
     memset(&m.Expected, 0, sizeof(m.Expected));
     m.QueueBytes = 0;
     m.Staging = FALSE;
+    m.Spare = 0;
+    m.Generation = 0;
     check_invariants("DriverEntry");
 }
 
@@ -566,6 +587,7 @@ static void forget_queue(MODEL_HANDLE *h)
 
         m.Expected.PoolAllocations--;
         m.Expected.PoolBytes -= MESSAGE_BYTES(msg->Length);
+        m.Expected.MessageBytes -= msg->Length;
         h->Head = (h->Head + 1) % SANCTUM_MAX_QUEUED;
         h->Count--;
     }
@@ -639,13 +661,16 @@ static void finish_pending(MODEL_HANDLE *h, ULONG i, NTSTATUS want, ULONG_PTR wa
         m.Expected.Failures++;
 }
 
-/* CLEANUP, CLOSE or DriverUnload ended the subscription: its pending requests are cancelled. */
-static void end_subscription(MODEL_HANDLE *h, const char *what)
+/*
+ * CLEANUP, CLOSE or DriverUnload (their pending requests end with STATUS_CANCELLED), or
+ * DISCONNECT (STATUS_DEVICE_NOT_CONNECTED) ended the subscription.
+ */
+static void end_subscription(MODEL_HANDLE *h, NTSTATUS status, const char *what)
 {
     if (!h->Subscribed)
         return;
     while (h->PendingCount)
-        finish_pending(h, 0, STATUS_CANCELLED, 0, what);
+        finish_pending(h, 0, status, 0, what);
     m.Expected.PoolAllocations--;
     m.Expected.PoolBytes -= h->Capacity;
     m.Expected.Subscriptions--;
@@ -662,6 +687,41 @@ static BOOLEAN wanted(USHORT type)
         if (m.Handles[i].Subscribed && (m.Handles[i].Types & SANCTUM_EVENT_MASK(type)))
             return TRUE;
     return FALSE;
+}
+
+/* No pool for the record: every subscription of its type loses it, and its sequence number. */
+static void drop_no_memory(USHORT type)
+{
+    ULONG i;
+
+    for (i = 0; i < SLOTS; i++) {
+        MODEL_HANDLE *h = &m.Handles[i];
+
+        if (h->Subscribed && (h->Types & SANCTUM_EVENT_MASK(type))) {
+            h->Sequence++;
+            m.Expected.EventsDroppedNoMemory++;
+        }
+    }
+}
+
+/* Subscriptions that process made, in use now. */
+static ULONG subscriptions_of(HANDLE process)
+{
+    ULONG i, n = 0;
+
+    for (i = 0; i < SLOTS; i++)
+        n += m.Handles[i].Subscribed && m.Handles[i].SubscribedBy == process;
+    return n;
+}
+
+/* Why a handle may not subscribe or pend (SanctumHandleStatus), or STATUS_SUCCESS. */
+static NTSTATUS handle_status(const MODEL_HANDLE *h)
+{
+    if (h->CleanedUp)
+        return STATUS_DELETE_PENDING;
+    if (h->Generation != m.Generation)
+        return STATUS_DEVICE_NOT_CONNECTED;
+    return STATUS_SUCCESS;
 }
 
 /* A record of type as the driver starts it: zeroed, the time set. */
@@ -753,7 +813,7 @@ static void unload(void)
     shim_unload_driver(m.Driver);
     m.Driver = NULL;
     for (i = 0; i < SLOTS; i++)
-        end_subscription(&m.Handles[i], "DriverUnload");
+        end_subscription(&m.Handles[i], STATUS_CANCELLED, "DriverUnload");
     CHECK(shim_log_find(SANCTUM_LOG_PREFIX
                         ": unloaded, pool outstanding: 0 allocations, 0 bytes\n") == 1,
           "the unload line: %s",
@@ -783,6 +843,7 @@ static void op_create(INPUT *in)
     UCHAR flags = u8(in);
     ACCESS_MASK access = ACCESSES[flags & 7];
     SHIM_CALLER caller = (SHIM_CALLER)((flags >> 3) % 3);
+    ULONG path = (flags >> 5) % 3;
     CALL calls[] = { CALL_POOL };
     MODEL_HANDLE *h = NULL;
     ULONG64 made, injected;
@@ -797,12 +858,20 @@ static void op_create(INPUT *in)
         return;
     made = shim_failable_calls();
     injected = shim_injected_failures();
-    status = shim_create(paths[(flags >> 5) % 3], access, caller, &file);
+    status = shim_create(paths[path], access, caller, &file);
     if (caller == SHIM_CALLER_USER && access) {
         /* The DACL admits LocalSystem and Administrators only (also below the device). */
         CHECK(status == STATUS_ACCESS_DENIED && !file && !shim_last_dispatched(),
               "a standard user's open: 0x%08x", (unsigned)status);
         check_calls("a refused open", made, injected, 0, -1, calls);
+        return;
+    }
+    if (path == 2) {
+        /* A name below the device: refused by the driver, before it allocates anything. */
+        CHECK(status == STATUS_OBJECT_NAME_NOT_FOUND && !file && shim_last_dispatched(),
+              "an open below the device: 0x%08x", (unsigned)status);
+        check_calls("an open below the device", made, injected, 0, -1, calls);
+        m.Expected.Failures++;
         return;
     }
     hit = predict_fault(1);
@@ -818,17 +887,26 @@ static void op_create(INPUT *in)
     memset(h, 0, sizeof(*h));
     h->File = file;
     h->Access = shim_file_access(file);
+    h->Generation = m.Generation;
     m.Expected.Creates++;
     m.Expected.OpenHandles++;
     m.Expected.PoolAllocations++;
     m.Expected.PoolBytes += HANDLE_BYTES;
 }
 
+/* The handle a slot byte names, and the process its request comes from. */
+static MODEL_HANDLE *slot_of(UCHAR b)
+{
+    MODEL_HANDLE *h = &m.Handles[b % SLOTS];
+
+    m.Process = PROCESSES[(b >> 3) % ARRAYSIZE(PROCESSES)];
+    shim_set_process(m.Process);
+    return h->File ? h : NULL;
+}
+
 static MODEL_HANDLE *slot(INPUT *in)
 {
-    MODEL_HANDLE *h = &m.Handles[u8(in) % SLOTS];
-
-    return h->File ? h : NULL;
+    return slot_of(u8(in));
 }
 
 static void op_cleanup(MODEL_HANDLE *h)
@@ -836,7 +914,7 @@ static void op_cleanup(MODEL_HANDLE *h)
     shim_cleanup(h->File);
     h->CleanedUp = TRUE;
     forget_queue(h);
-    end_subscription(h, "CLEANUP");
+    end_subscription(h, STATUS_CANCELLED, "CLEANUP");
 }
 
 /* CancelIoEx on the handle's i-th pending request. */
@@ -846,20 +924,19 @@ static void cancel_one(MODEL_HANDLE *h, ULONG i)
     finish_pending(h, i, STATUS_CANCELLED, 0, "CancelIoEx");
 }
 
-/* Windows sends CLOSE once the handle's requests are done (CLEANUP ends those it knows of;
- * a request sent after CLEANUP must be cancelled); Wine sends CLOSE at once, and no CLEANUP. */
+/* Windows sends CLOSE once the handle's requests are done (CLEANUP ends them, and none pends
+ * after it); Wine sends CLOSE at once, and no CLEANUP. */
 static void op_close(MODEL_HANDLE *h, BOOLEAN wine)
 {
     if (wine) {
         shim_close_wine(h->File);
     } else {
-        while (h->CleanedUp && h->PendingCount)
-            cancel_one(h, 0);
+        CHECK(!h->CleanedUp || !h->PendingCount, "a request pends after CLEANUP");
         shim_close(h->File);
     }
-    /* CLOSE also drains what a write or SUBSCRIBE after CLEANUP left. */
+    /* CLOSE also drains what a write after CLEANUP left. */
     forget_queue(h);
-    end_subscription(h, "CLOSE");
+    end_subscription(h, STATUS_CANCELLED, "CLOSE");
     h->File = NULL;
     m.Expected.Closes++;
     m.Expected.OpenHandles--;
@@ -872,7 +949,8 @@ static void op_read(INPUT *in, MODEL_HANDLE *h)
     ULONG len = length(in);
     CALL calls[] = { CALL_MAP };
     ULONG64 made = shim_failable_calls(), injected = shim_injected_failures();
-    int n = len ? 1 : 0, hit;
+    /* The caller's pages are mapped only for a message that fits. */
+    int n = h->Count && h->Queue[h->Head].Length <= len ? 1 : 0, hit;
     ULONG_PTR info;
     NTSTATUS status;
     UBUF b;
@@ -917,6 +995,7 @@ static void op_read(INPUT *in, MODEL_HANDLE *h)
             m.Expected.BytesOut += msg->Length;
             m.Expected.PoolAllocations--;
             m.Expected.PoolBytes -= MESSAGE_BYTES(msg->Length);
+            m.Expected.MessageBytes -= msg->Length;
             h->Head = (h->Head + 1) % SANCTUM_MAX_QUEUED;
             h->Count--;
         }
@@ -931,7 +1010,10 @@ static void op_write(INPUT *in, MODEL_HANDLE *h)
     UCHAR fill = u8(in);
     CALL calls[] = { CALL_MAP, CALL_POOL };
     ULONG64 made, injected;
-    int n = len == 0 ? 0 : len > SANCTUM_MAX_MESSAGE ? 1 : 2, hit;
+    /* The length and the budget are checked before the caller's pages are mapped. */
+    BOOLEAN over = len && len <= SANCTUM_MAX_MESSAGE &&
+                   m.Expected.MessageBytes + len > SANCTUM_MAX_TOTAL_MESSAGE_BYTES;
+    int n = len == 0 || len > SANCTUM_MAX_MESSAGE || over ? 0 : 2, hit;
     ULONG_PTR info;
     NTSTATUS status;
     UBUF b;
@@ -962,6 +1044,10 @@ static void op_write(INPUT *in, MODEL_HANDLE *h)
         CHECK(status == STATUS_INVALID_PARAMETER && info == 0, "write %u: 0x%08x", len,
               (unsigned)status);
         m.Expected.Failures++;
+    } else if (over) {
+        CHECK(status == STATUS_QUOTA_EXCEEDED && info == 0, "write %u past the budget: 0x%08x",
+              len, (unsigned)status);
+        m.Expected.Failures++;
     } else if (h->Count == SANCTUM_MAX_QUEUED) {
         CHECK(status == STATUS_DEVICE_BUSY && info == 0, "write %u to a full queue: 0x%08x", len,
               (unsigned)status);
@@ -977,6 +1063,7 @@ static void op_write(INPUT *in, MODEL_HANDLE *h)
         m.Expected.BytesIn += len;
         m.Expected.PoolAllocations++;
         m.Expected.PoolBytes += MESSAGE_BYTES(len);
+        m.Expected.MessageBytes += len;
     }
 out:
     /* A write reads the caller's buffer; it never writes it. */
@@ -1003,10 +1090,12 @@ static NTSTATUS expected_ioctl(ULONG code, const UCHAR *input, ULONG in_len, BOO
         *info = in_len;
         return STATUS_SUCCESS;
     case IOCTL_SANCTUM_GET_STATS:
-        /* A buffer short of the whole gets protocol 1's fields. */
+        /* A buffer short of the whole gets an earlier protocol's fields. */
         if (out_len < SANCTUM_STATS_V1_SIZE || !has_output)
             return STATUS_BUFFER_TOO_SMALL;
-        *info = out_len < sizeof(SANCTUM_STATS) ? SANCTUM_STATS_V1_SIZE : sizeof(SANCTUM_STATS);
+        *info = out_len >= sizeof(SANCTUM_STATS)   ? sizeof(SANCTUM_STATS)
+                : out_len >= SANCTUM_STATS_V2_SIZE ? SANCTUM_STATS_V2_SIZE
+                                                   : SANCTUM_STATS_V1_SIZE;
         return STATUS_SUCCESS;
     case IOCTL_SANCTUM_FILL:
         if (in_len != sizeof(ULONG) || !input)
@@ -1015,12 +1104,15 @@ static NTSTATUS expected_ioctl(ULONG code, const UCHAR *input, ULONG in_len, BOO
             return STATUS_INVALID_PARAMETER;
         *info = out_len;
         return STATUS_SUCCESS;
+    case IOCTL_SANCTUM_DISCONNECT:
+        return in_len ? STATUS_INVALID_PARAMETER : STATUS_SUCCESS;
     default:
         return STATUS_INVALID_DEVICE_REQUEST;
     }
 }
 
-static void get_events(MODEL_HANDLE *h, ULONG in_len, ULONG out_len, UCHAR fill);
+static void get_events(MODEL_HANDLE *h, ULONG in_len, ULONG out_len, UCHAR fill,
+                       UCHAR *out_far);
 
 /* An IOCTL with the caller's buffers: input from pattern() + fill, or given (SUBSCRIBE's). */
 static void do_ioctl(MODEL_HANDLE *h, ULONG c, ULONG in_len, ULONG out_len, UCHAR fill,
@@ -1065,10 +1157,15 @@ static void do_ioctl(MODEL_HANDLE *h, ULONG c, ULONG in_len, ULONG out_len, UCHA
             in_len %= BUFFERED_CAP;
     }
     if (c == IOCTL_SANCTUM_GET_EVENTS && !absurd) {
-        /* It may pend: its buffer must outlive this step. */
+        /* Larger than any queue: refused before any page is mapped, so a buffer that is mostly
+         * PROT_NONE will do. Else it may pend: its buffer must outlive this step. */
+        if (out_len > SANCTUM_MAX_QUEUE_BYTES) {
+            get_events(h, in_len, out_len, fill, reserved(0));
+            return;
+        }
         if (out_len > GET_EVENTS_CAP)
             out_len %= GET_EVENTS_CAP + 1;
-        get_events(h, in_len, out_len, fill);
+        get_events(h, in_len, out_len, fill, NULL);
         return;
     }
 
@@ -1107,9 +1204,10 @@ static void do_ioctl(MODEL_HANDLE *h, ULONG c, ULONG in_len, ULONG out_len, UCHA
         goto out;
     }
     CHECK(shim_last_dispatched(), "IOCTL 0x%08x was not dispatched", c);
-    /* The driver maps a direct-I/O buffer only for a code of its own (FILL). */
-    if ((method == METHOD_IN_DIRECT || method == METHOD_OUT_DIRECT) && out_len &&
-        c == IOCTL_SANCTUM_FILL)
+    /* The driver maps a direct-I/O buffer only for a code of its own (FILL), once it has
+     * checked the lengths. */
+    if (c == IOCTL_SANCTUM_FILL && in_len == sizeof(ULONG) && out_len &&
+        out_len <= SANCTUM_MAX_FILL)
         n = 1;
     /* SUBSCRIBE allocates, once its input is valid and before it looks further, the staging
      * buffers if they do not exist yet, then its queue. */
@@ -1132,10 +1230,14 @@ static void do_ioctl(MODEL_HANDLE *h, ULONG c, ULONG in_len, ULONG out_len, UCHA
         want_info = 0;
     } else if (c == IOCTL_SANCTUM_SUBSCRIBE) {
         want = subscribe_check(in_len || out_len ? input : NULL, in_len, &ring);
+        if (NT_SUCCESS(want))
+            want = handle_status(h);
         if (NT_SUCCESS(want) && h->Subscribed)
             want = STATUS_OBJECT_NAME_COLLISION;
         else if (NT_SUCCESS(want) && (m.Expected.Subscriptions >= SANCTUM_MAX_SUBSCRIPTIONS ||
-                                      ring > SANCTUM_MAX_TOTAL_QUEUE_BYTES - m.QueueBytes))
+                                      ring > SANCTUM_MAX_TOTAL_QUEUE_BYTES - m.QueueBytes ||
+                                      subscriptions_of(m.Process) >=
+                                          SANCTUM_MAX_SUBSCRIPTIONS_PER_PROCESS))
             want = STATUS_QUOTA_EXCEEDED;
         want_info = 0;
     } else if (c == IOCTL_SANCTUM_MARK) {
@@ -1202,6 +1304,7 @@ static void do_ioctl(MODEL_HANDLE *h, ULONG c, ULONG in_len, ULONG out_len, UCHA
 
             memcpy(&sub, input, sizeof(sub));
             h->Subscribed = TRUE;
+            h->SubscribedBy = m.Process;
             h->Types = sub.Types;
             h->Capacity = ring;
             h->Sequence = 0;
@@ -1211,11 +1314,17 @@ static void do_ioctl(MODEL_HANDLE *h, ULONG c, ULONG in_len, ULONG out_len, UCHA
             m.Expected.PoolBytes += ring;
         } else if (c == IOCTL_SANCTUM_MARK && wanted(SANCTUM_EVENT_MARK)) {
             PSANCTUM_EVENT_HEADER r = new_event(SANCTUM_EVENT_MARK);
-            SANCTUM_MARK mark = { in_len };
+            SANCTUM_MARK mark = { in_len, 0, (ULONG64)(ULONG_PTR)m.Process };
 
             memcpy(r + 1, &mark, sizeof(mark));
             memcpy((PUCHAR)(r + 1) + sizeof(mark), input, in_len);
             publish(r, sizeof(mark) + in_len);
+        } else if (c == IOCTL_SANCTUM_DISCONNECT) {
+            /* Every handle open until now is disconnected; their subscriptions end. */
+            m.Generation++;
+            for (i = 0; i < SLOTS; i++)
+                if (m.Handles[i].File && m.Handles[i].Generation != m.Generation)
+                    end_subscription(&m.Handles[i], STATUS_DEVICE_NOT_CONNECTED, "DISCONNECT");
         }
         m.Expected.BytesIn += in_len;
         m.Expected.BytesOut += info;
@@ -1230,21 +1339,32 @@ out:
 }
 
 
-/* GET_EVENTS, which may pend: its buffer is a heap block of its own, CANARY at first. */
-static void get_events(MODEL_HANDLE *h, ULONG in_len, ULONG out_len, UCHAR fill)
+/*
+ * GET_EVENTS, which may pend: its buffer is a heap block of its own, CANARY at first; or, for
+ * one larger than any queue, out_far (never mapped: only its first bytes are checked).
+ */
+static void get_events(MODEL_HANDLE *h, ULONG in_len, ULONG out_len, UCHAR fill, UCHAR *out_far)
 {
     CALL calls[] = { CALL_MAP };
     ULONG64 made = shim_failable_calls(), injected = shim_injected_failures();
-    int n = out_len ? 1 : 0, hit;
+    ULONG checked = out_far ? SANCTUM_MAX_MESSAGE : out_len;
+    NTSTATUS refused = out_len < SANCTUM_MAX_EVENT_SIZE    ? STATUS_BUFFER_TOO_SMALL
+                       : out_len > SANCTUM_MAX_QUEUE_BYTES ? STATUS_INVALID_PARAMETER
+                       : !NT_SUCCESS(handle_status(h))     ? handle_status(h)
+                       : !h->Subscribed                    ? STATUS_INVALID_DEVICE_STATE
+                                                           : STATUS_SUCCESS;
+    /* The buffer is mapped only for a request that passed every check. */
+    int n = NT_SUCCESS(refused) ? 1 : 0, hit;
     const UCHAR *input = NULL;
-    UCHAR *owned = NULL, *out = malloc(out_len ? out_len : 1);
+    UCHAR *owned = NULL, *out = out_far ? out_far : malloc(out_len ? out_len : 1);
     SHIM_ASYNC *a;
     ULONG_PTR info, want_info = 0;
     NTSTATUS status, want;
     long bad;
 
     CHECK(out, "out of memory");
-    memset(out, CANARY, out_len);
+    if (!out_far)
+        memset(out, CANARY, out_len);
     /* Input as do_ioctl passes it (in_len is at most BUFFERED_CAP). */
     if (in_len > SMALL_CAP) {
         input = pattern() + BUFFERED_CAP - in_len;
@@ -1265,12 +1385,10 @@ static void get_events(MODEL_HANDLE *h, ULONG in_len, ULONG out_len, UCHAR fill)
     hit = predict_fault(n);
     check_calls("GET_EVENTS", made, injected, n, hit, calls);
     m.Expected.Ioctls++;
-    if (hit >= 0)
+    if (!NT_SUCCESS(refused))
+        want = refused;
+    else if (hit >= 0)
         want = STATUS_INSUFFICIENT_RESOURCES;
-    else if (out_len < SANCTUM_MAX_EVENT_SIZE)
-        want = STATUS_BUFFER_TOO_SMALL;
-    else if (!h->Subscribed)
-        want = STATUS_INVALID_DEVICE_STATE;
     else if (h->RecordCount)
         want = STATUS_SUCCESS;
     else if (h->PendingCount >= SANCTUM_MAX_PENDING_PER_HANDLE)
@@ -1293,7 +1411,7 @@ static void get_events(MODEL_HANDLE *h, ULONG in_len, ULONG out_len, UCHAR fill)
         want_info = take_records(h, out, out_len, "GET_EVENTS");
     CHECK(info == want_info, "GET_EVENTS: %llu bytes; the model says %llu",
           (unsigned long long)info, (unsigned long long)want_info);
-    bad = first_written(out, info, out_len);
+    bad = first_written(out, info, checked);
     CHECK(bad < 0, "GET_EVENTS: byte %ld written past the %llu-byte reply", bad,
           (unsigned long long)info);
     if (NT_SUCCESS(status)) {
@@ -1304,7 +1422,8 @@ static void get_events(MODEL_HANDLE *h, ULONG in_len, ULONG out_len, UCHAR fill)
     }
 out:
     shim_async_free(a);
-    free(out);
+    if (!out_far)
+        free(out);
 }
 
 /*
@@ -1385,13 +1504,42 @@ static HANDLE id(INPUT *in)
     return (HANDLE)(ULONG_PTR)(4 * u16(in));
 }
 
+/*
+ * Where a record with names is built when every staging buffer is taken: a block the lookaside
+ * list kept, else a new one from pool (the step's one failable call); FALSE when pool has none.
+ */
+static BOOLEAN spare_block(int *pool_calls)
+{
+    if (m.Spare) {
+        m.Spare--;
+        return TRUE;
+    }
+    *pool_calls = 1;
+    if (predict_fault(1) >= 0)
+        return FALSE;
+    m.Expected.PoolAllocations++;
+    m.Expected.PoolBytes += SANCTUM_MAX_EVENT_SIZE;
+    return TRUE;
+}
+
 /* A process, thread or image-load notification through the shim, as the kernel sends them. */
 static void op_notify(INPUT *in)
 {
-    UCHAR kind = u8(in) % 5;
+    UCHAR kind_byte = u8(in), kind = (kind_byte & 0x3F) % 5;
+    BOOLEAN busy = (kind_byte & 0x80) && m.Staging, spare = FALSE, built = TRUE;
     HANDLE pid = id(in);
     PSANCTUM_EVENT_HEADER r = NULL;
+    ULONG64 made = shim_failable_calls(), injected = shim_injected_failures();
+    CALL calls[] = { CALL_POOL };
+    int pool_calls = 0;
+    LONG saved = 0;
     ULONG called;
+
+    /* Every staging buffer taken (by callbacks on other processors, say) while this one runs. */
+    if (busy) {
+        saved = state()->StagingFree;
+        state()->StagingFree = 0;
+    }
 
     if (kind == 0) {
         PS_CREATE_NOTIFY_INFO info;
@@ -1401,13 +1549,20 @@ static void op_notify(INPUT *in)
 
         memset(&info, 0, sizeof(info));
         info.Size = sizeof(info);
+        info.FileOpenNameAvailable = !(kind_byte & 0x40);
         info.ParentProcessId = id(in);
         info.CreatingThreadId.UniqueProcess = id(in);
         info.CreatingThreadId.UniqueThread = id(in);
         info.ImageFileName = name_get(&image, SMALL_NAME, u8(in), u8(in));
         info.CommandLine = name_get(&command, SMALL_COMMAND_LINE, u8(in), u8(in));
         called = shim_notify_process_create(pid, &info);
-        if (wanted(SANCTUM_EVENT_PROCESS_CREATE)) {
+        if (wanted(SANCTUM_EVENT_PROCESS_CREATE) && busy) {
+            spare = TRUE;
+            built = spare_block(&pool_calls);
+            if (!built)
+                drop_no_memory(SANCTUM_EVENT_PROCESS_CREATE);
+        }
+        if (wanted(SANCTUM_EVENT_PROCESS_CREATE) && built) {
             r = new_event(SANCTUM_EVENT_PROCESS_CREATE);
             body = (PSANCTUM_PROCESS_CREATE)(r + 1);
             names = (PUCHAR)(body + 1);
@@ -1418,6 +1573,8 @@ static void op_notify(INPUT *in)
             body->ImageNameLength =
                 model_name(names, info.ImageFileName, SANCTUM_MAX_NAME_BYTES, &r->Flags,
                            SANCTUM_EVENT_FLAG_NAME_TRUNCATED, SANCTUM_EVENT_FLAG_NAME_MISSING);
+            if (!info.FileOpenNameAvailable && body->ImageNameLength)
+                r->Flags |= SANCTUM_EVENT_FLAG_NAME_PARTIAL;
             body->CommandLineLength =
                 model_name(names + body->ImageNameLength, info.CommandLine,
                            SANCTUM_MAX_COMMAND_LINE_BYTES, &r->Flags,
@@ -1464,7 +1621,13 @@ static void op_notify(INPUT *in)
         info.SystemModeImage = u8(in) & 1;
         full = name_get(&name, SMALL_NAME, u8(in), u8(in));
         called = shim_notify_image(full, pid, &info);
-        if (wanted(SANCTUM_EVENT_IMAGE_LOAD)) {
+        if (wanted(SANCTUM_EVENT_IMAGE_LOAD) && busy) {
+            spare = TRUE;
+            built = spare_block(&pool_calls);
+            if (!built)
+                drop_no_memory(SANCTUM_EVENT_IMAGE_LOAD);
+        }
+        if (wanted(SANCTUM_EVENT_IMAGE_LOAD) && built) {
             PSANCTUM_IMAGE_LOAD body;
 
             r = new_event(SANCTUM_EVENT_IMAGE_LOAD);
@@ -1480,6 +1643,12 @@ static void op_notify(INPUT *in)
         }
         name_put(full);
     }
+    if (busy)
+        state()->StagingFree = saved;
+    /* A block from the lookaside list goes back to it, and is kept there. */
+    if (spare && built)
+        m.Spare++;
+    check_calls("a notification", made, injected, pool_calls, built ? -1 : 0, calls);
     CHECK(called == 1, "notification kind %u reached %u routines", kind, called);
 }
 
@@ -1567,10 +1736,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if ((h = slot(&in)))
                 op_major(&in, h);
             break;
-        case 9:
-            m.WineMdl = !m.WineMdl;
-            shim_zero_length_mdl(m.WineMdl);
+        case 9: {
+            UCHAR b = u8(&in);
+
+            if (b & 1) {
+                m.WineMdl = !m.WineMdl;
+                shim_zero_length_mdl(m.WineMdl);
+            } else if ((h = slot_of(b >> 1))) {
+                do_ioctl(h, IOCTL_SANCTUM_DISCONNECT, 0, 0, 0, NULL);
+            }
             break;
+        }
         case 10:
             if ((h = slot(&in)))
                 op_subscribe(&in, h);
@@ -1595,7 +1771,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 op_close(h, TRUE);
             break;
         }
-        if (op == 1 || op == 2 || op == 8 || op == 9 || op == 12 || op == 14 || op == 15)
+        if (op == 1 || op == 2 || op == 8 || op == 9 || op == 12 || op == 15)
             CHECK(shim_failable_calls() == calls, "%s made a failable call", step_name());
         check_invariants(NULL);
     }
@@ -1607,9 +1783,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (m.Handles[i].File)
             op_close(&m.Handles[i], FALSE);
     check_invariants("closing every handle");
-    CHECK(m.Expected.PoolAllocations == (m.Staging ? 1 : 0) &&
-              m.Expected.PoolBytes == (m.Staging ? STAGING_BYTES : 0),
-          "the model still has more than the staging buffers after closing every handle");
+    CHECK(m.Expected.PoolAllocations == (m.Staging ? 1 + m.Spare : 0) &&
+              m.Expected.PoolBytes ==
+                  (m.Staging ? STAGING_BYTES + (ULONG64)m.Spare * SANCTUM_MAX_EVENT_SIZE : 0),
+          "the model still has more than the staging block and its kept blocks after closing "
+          "every handle");
     unload();
     return 0;
 }

@@ -196,15 +196,21 @@ static void test_stats_sizes(void)
            enough[i], first_written(out, STATS_BYTES, enough[i]));
         free(out);
     }
-    /* A protocol-1 client's 88 bytes (and anything short of the whole) get the v1 fields. */
-    for (i = SANCTUM_STATS_V1_SIZE; i < STATS_BYTES; i += STATS_BYTES - SANCTUM_STATS_V1_SIZE - 1) {
+    /*
+     * An earlier protocol's client gets the fields it knows: 88 to 111 bytes the protocol-1
+     * fields, 112 to 127 those of protocol 2.
+     */
+    for (i = SANCTUM_STATS_V1_SIZE; i < STATS_BYTES; i++) {
+        ULONG want = i < SANCTUM_STATS_V2_SIZE ? SANCTUM_STATS_V1_SIZE : SANCTUM_STATS_V2_SIZE;
+
         out = canary_buffer((ULONG)i);
         status = dc(&st, IOCTL_SANCTUM_GET_STATS, NULL, 0, out, (ULONG)i, &info);
-        memcpy(&s, out, SANCTUM_STATS_V1_SIZE);
-        ok(status == STATUS_SUCCESS && info == SANCTUM_STATS_V1_SIZE && s.Size == SANCTUM_STATS_V1_SIZE,
-           "v1 output %zu: got 0x%08x, %llu bytes, Size %u\n", i, ST(status), U64(info), s.Size);
-        ok(first_written(out, SANCTUM_STATS_V1_SIZE, (ULONG)i) < 0, "v1 output %zu: byte %ld written\n",
-           i, first_written(out, SANCTUM_STATS_V1_SIZE, (ULONG)i));
+        memcpy(&s, out, sizeof(s.Size));
+        ok(status == STATUS_SUCCESS && info == want && s.Size == want,
+           "earlier output %zu: got 0x%08x, %llu bytes, Size %u\n", i, ST(status), U64(info),
+           s.Size);
+        ok(first_written(out, want, (ULONG)i) < 0, "earlier output %zu: byte %ld written\n", i,
+           first_written(out, want, (ULONG)i));
         free(out);
     }
     end_scenario(&st);
@@ -404,10 +410,11 @@ void test_fill(void)
     end_scenario(&st);
 }
 
-/* The seven codes of protocol 2. */
+/* The eight codes of protocol 3. */
 static const ULONG known_codes[] = {
-    IOCTL_SANCTUM_GET_VERSION, IOCTL_SANCTUM_ECHO,     IOCTL_SANCTUM_GET_STATS, IOCTL_SANCTUM_FILL,
-    IOCTL_SANCTUM_SUBSCRIBE,   IOCTL_SANCTUM_GET_EVENTS, IOCTL_SANCTUM_MARK,
+    IOCTL_SANCTUM_GET_VERSION, IOCTL_SANCTUM_ECHO,       IOCTL_SANCTUM_GET_STATS,
+    IOCTL_SANCTUM_FILL,        IOCTL_SANCTUM_SUBSCRIBE,  IOCTL_SANCTUM_GET_EVENTS,
+    IOCTL_SANCTUM_MARK,        IOCTL_SANCTUM_DISCONNECT,
 };
 
 /* What a known code answers to the sweep's call (4 bytes in, 128 out, no handle or IRP). */
@@ -417,6 +424,8 @@ static NTSTATUS sweep_status(ULONG code)
         return STATUS_INVALID_PARAMETER; /* 4 bytes are not a SANCTUM_SUBSCRIBE */
     if (code == IOCTL_SANCTUM_GET_EVENTS)
         return STATUS_BUFFER_TOO_SMALL; /* 128 < SANCTUM_MAX_EVENT_SIZE */
+    if (code == IOCTL_SANCTUM_DISCONNECT)
+        return STATUS_INVALID_PARAMETER; /* it takes no input */
     return STATUS_SUCCESS;
 }
 
@@ -437,6 +446,11 @@ void test_unknown(void)
         const char *What;
     } unknown[] = {
         { CTL_CODE(SANCTUM_DEVICE_TYPE, 0x804, METHOD_BUFFERED, FILE_ANY_ACCESS), "function 0x804" },
+        { CTL_CODE(SANCTUM_DEVICE_TYPE, 0x804, METHOD_BUFFERED, FILE_READ_DATA),
+          "protocol 2's SUBSCRIBE (read access only)" },
+        { CTL_CODE(SANCTUM_DEVICE_TYPE, 0x807, METHOD_BUFFERED, FILE_ANY_ACCESS),
+          "DISCONNECT, any access" },
+        { CTL_CODE(SANCTUM_DEVICE_TYPE, 0x808, METHOD_BUFFERED, FILE_WRITE_DATA), "function 0x808" },
         { CTL_CODE(SANCTUM_DEVICE_TYPE, 0x805, METHOD_BUFFERED, FILE_ANY_ACCESS), "function 0x805" },
         { CTL_CODE(SANCTUM_DEVICE_TYPE, 0x7FF, METHOD_BUFFERED, FILE_ANY_ACCESS), "function 0x7FF" },
         { CTL_CODE(SANCTUM_DEVICE_TYPE, 0xFFF, METHOD_BUFFERED, FILE_ANY_ACCESS), "function 0xFFF" },

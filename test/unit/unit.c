@@ -107,7 +107,8 @@ static void check_passive(const char *what)
 NTSTATUS dc(PSANCTUM_STATE st, ULONG code, const void *in, ULONG in_len, void *out,
             ULONG out_len, ULONG_PTR *info)
 {
-    SANCTUM_REQUEST request = { st, NULL, NULL, in, in_len, out, out_len };
+    SANCTUM_REQUEST request = { st, NULL, NULL, PsGetCurrentProcessId(), in, in_len,
+                                { out, NULL, out_len } };
     NTSTATUS status;
 
     *info = INFO_UNSET;
@@ -120,8 +121,10 @@ NTSTATUS wr(PSANCTUM_STATE st, PSANCTUM_HANDLE h, const void *data, ULONG len, U
 {
     NTSTATUS status;
 
+    SANCTUM_BUFFER buffer = { (void *)data, NULL, len };
+
     *info = INFO_UNSET;
-    status = SanctumWrite(st, h, data, len, info);
+    status = SanctumWrite(st, h, &buffer, info);
     check_passive("SanctumWrite");
     return status;
 }
@@ -130,8 +133,10 @@ NTSTATUS rd(PSANCTUM_STATE st, PSANCTUM_HANDLE h, void *buf, ULONG len, ULONG_PT
 {
     NTSTATUS status;
 
+    SANCTUM_BUFFER buffer = { buf, NULL, len };
+
     *info = INFO_UNSET;
-    status = SanctumRead(st, h, buf, len, info);
+    status = SanctumRead(st, h, &buffer, info);
     check_passive("SanctumRead");
     return status;
 }
@@ -521,6 +526,7 @@ int main(void)
     test_allocation_failures();
     test_driver();
     test_faults();
+    test_hardening(); /* before test_concurrency: it forks too */
     test_concurrency();
     test_events();
 
@@ -529,4 +535,58 @@ int main(void)
     ok(__lsan_do_recoverable_leak_check() == 0, "LeakSanitizer found leaks (reported above)\n");
 #endif
     return unit_summary();
+}
+
+/* ---- events through the shim's I/O manager ---- */
+
+NTSTATUS subscribe(SHIM_FILE *f, ULONG types, ULONG queue)
+{
+    SANCTUM_SUBSCRIBE s = { sizeof(s), types, queue };
+    ULONG_PTR info;
+
+    return shim_ioctl(f, IOCTL_SANCTUM_SUBSCRIBE, &s, sizeof(s), NULL, 0, &info);
+}
+
+NTSTATUS mark(SHIM_FILE *f, const void *data, ULONG len)
+{
+    ULONG_PTR info;
+
+    return shim_ioctl(f, IOCTL_SANCTUM_MARK, data, len, NULL, 0, &info);
+}
+
+WAIT get_events(SHIM_FILE *f, ULONG len)
+{
+    WAIT w;
+
+    w.Out = canary_buffer((size_t)len + GUARD);
+    w.Async = shim_ioctl_async(f, IOCTL_SANCTUM_GET_EVENTS, NULL, 0, w.Out, len);
+    w.Status = STATUS_PENDING;
+    w.Info = 0;
+    if (shim_async_done(w.Async))
+        w.Status = shim_async_status(w.Async, &w.Info);
+    return w;
+}
+
+BOOLEAN collect(WAIT *w)
+{
+    if (!shim_async_done(w->Async))
+        return FALSE;
+    w->Status = shim_async_status(w->Async, &w->Info);
+    return TRUE;
+}
+
+void end_wait(WAIT *w)
+{
+    shim_async_free(w->Async);
+    free(w->Out);
+}
+
+const SANCTUM_EVENT_HEADER *record_at(const WAIT *w, ULONG offset)
+{
+    const SANCTUM_EVENT_HEADER *h = (const void *)(w->Out + offset);
+
+    if (offset + sizeof(*h) > w->Info || h->Size < sizeof(*h) || h->Size % 8 ||
+        offset + h->Size > w->Info)
+        return NULL;
+    return h;
 }

@@ -29,8 +29,8 @@ typedef struct {
 } UNIT_MESSAGE;
 #define MESSAGE_BYTES(n) ((ULONG64)FIELD_OFFSET(UNIT_MESSAGE, Data) + (ULONG64)(n))
 #define HANDLE_BYTES ((ULONG64)sizeof(SANCTUM_HANDLE))
-/* The event staging buffers the driver holds from its first subscription to unload. */
-#define STAGING_BYTES ((ULONG64)SANCTUM_STAGING_BUFFERS * SANCTUM_MAX_EVENT_SIZE)
+/* The event staging block the driver holds from its first subscription to unload. */
+#define STAGING_BYTES ((ULONG64)sizeof(SANCTUM_STAGING))
 
 /* malloc that cannot fail; exactly n bytes, so that ASan sees any access past them. */
 void *xmalloc(size_t n);
@@ -51,6 +51,29 @@ PSANCTUM_HANDLE open_ok(PSANCTUM_STATE st);
 /* CLEANUP then CLOSE, as the I/O manager sends them. */
 void close_h(PSANCTUM_STATE st, PSANCTUM_HANDLE h);
 SANCTUM_STATS snap(PSANCTUM_STATE st);
+
+/* ---- events through the shim's I/O manager (test_events.c, test_hardening.c) ---- */
+
+#define BATCH SANCTUM_MAX_EVENT_SIZE
+#define GUARD 16
+/* The size of a MARK record carrying n bytes. */
+#define MARK_BYTES(n) ((ULONG)((sizeof(SANCTUM_EVENT_HEADER) + sizeof(SANCTUM_MARK) + (n) + 7) & ~7u))
+
+NTSTATUS subscribe(SHIM_FILE *f, ULONG types, ULONG queue);
+NTSTATUS mark(SHIM_FILE *f, const void *data, ULONG len);
+/* A GET_EVENTS in flight and the buffer it fills (its length, then GUARD canaries). */
+typedef struct {
+    SHIM_ASYNC *Async;
+    UCHAR *Out;
+    NTSTATUS Status;
+    ULONG_PTR Info;
+} WAIT;
+WAIT get_events(SHIM_FILE *f, ULONG len);
+/* The request's end, once done; its bytes stay in w->Out until end_wait. */
+BOOLEAN collect(WAIT *w);
+void end_wait(WAIT *w);
+/* The record at Offset of a batch, whole and well formed, or NULL. */
+const SANCTUM_EVENT_HEADER *record_at(const WAIT *w, ULONG offset);
 
 /* Every counter of got against exp. */
 #define check_stats(got, exp) check_stats_(__FILE__, __LINE__, (got), (exp))
@@ -88,7 +111,7 @@ DRIVER_INITIALIZE DriverEntry;
 #define UNLOAD_LINE \
     SANCTUM_LOG_PREFIX ": unloaded, pool outstanding: 0 allocations, 0 bytes\n"
 #define LOAD_LINE \
-    SANCTUM_LOG_PREFIX ": loaded, version " SANCTUM_VERSION_STRING ", protocol 2\n"
+    SANCTUM_LOG_PREFIX ": loaded, version " SANCTUM_VERSION_STRING ", protocol " SANCTUM_STR(SANCTUM_PROTOCOL_VERSION) "\n"
 #define RW (FILE_READ_DATA | FILE_WRITE_DATA)
 
 PSANCTUM_STATE state_of(PDRIVER_OBJECT driver);
@@ -123,5 +146,8 @@ void test_queue(void);
 void test_allocation_failures(void);
 void test_concurrency(void);
 void test_events(void);
+void test_hardening(void);
+/* test_gs.c: writes Length bytes into a 16-byte array of a frame with a stack cookie. */
+int gs_victim(size_t Length);
 
 #endif

@@ -500,9 +500,16 @@ static _Thread_local ULONG last_priority;
 static _Thread_local BOOLEAN last_dispatched;
 static BOOLEAN wine_zero_length_mdl;
 
+static ULONG64 mappings;
+
 ULONG shim_last_mapping_priority(VOID)
 {
     return last_priority;
+}
+
+ULONG64 shim_mappings(VOID)
+{
+    return __atomic_load_n(&mappings, __ATOMIC_SEQ_CST);
 }
 
 BOOLEAN shim_last_dispatched(VOID)
@@ -562,6 +569,7 @@ PVOID MmMapLockedPagesSpecifyCache(PMDL MemoryDescriptorList, KPROCESSOR_MODE Ac
     /* The system view is the same memory: the driver writes straight into the caller's pages. */
     mdl->MappedSystemVa = (PUCHAR)mdl->StartVa + mdl->ByteOffset;
     mdl->MdlFlags |= MDL_MAPPED_TO_SYSTEM_VA;
+    __atomic_add_fetch(&mappings, 1, __ATOMIC_SEQ_CST);
     return mdl->MappedSystemVa;
 }
 
@@ -634,6 +642,7 @@ static void new_request(SHIM_REQUEST *r, PDEVICE_OBJECT Device, PFILE_OBJECT Fil
     InitializeListHead(&r->Packet->Irp.ThreadListEntry);
     r->Packet->Irp.Tail.Overlay.CurrentStackLocation = &r->Packet->Stack[0];
     r->Packet->Irp.Tail.Overlay.OriginalFileObject = File;
+    r->Packet->Irp.Tail.Overlay.Thread = shim_current_thread();
     r->Packet->Stack[0].MajorFunction = Major;
     r->Packet->Stack[0].DeviceObject = Device;
     r->Packet->Stack[0].FileObject = File;

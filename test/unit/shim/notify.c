@@ -14,12 +14,6 @@
 /* Windows allows 64 of each kind. */
 #define MAX_ROUTINES 64
 
-/* What PsGetProcessExitStatus reads. */
-struct _EPROCESS {
-    HANDLE Id;
-    NTSTATUS ExitStatus;
-};
-
 static pthread_rwlock_t calls = PTHREAD_RWLOCK_INITIALIZER; /* held shared while firing */
 static PCREATE_PROCESS_NOTIFY_ROUTINE_EX process_routines[MAX_ROUTINES];
 static PCREATE_THREAD_NOTIFY_ROUTINE thread_routines[MAX_ROUTINES];
@@ -169,8 +163,19 @@ ULONG shim_notify_image(PUNICODE_STRING FullImageName, HANDLE ProcessId, PIMAGE_
     return called;
 }
 
+static void (*volatile time_hook)(void);
+
+VOID shim_on_system_time(void (*Hook)(void))
+{
+    time_hook = Hook;
+}
+
 VOID KeQuerySystemTime(PLARGE_INTEGER CurrentTime)
 {
+    void (*hook)(void) = time_hook;
+
+    if (hook)
+        hook();
     CurrentTime->QuadPart = __atomic_load_n(&system_time, __ATOMIC_RELAXED);
 }
 

@@ -76,6 +76,8 @@ _Static_assert(sizeof(WCHAR) == 2 && sizeof(L""[0]) == 2,
 #define STATUS_ALLOTTED_SPACE_EXCEEDED ((NTSTATUS)0xC0000099)
 #define STATUS_INSUFFICIENT_RESOURCES ((NTSTATUS)0xC000009A)
 #define STATUS_QUOTA_EXCEEDED ((NTSTATUS)0xC0000044)
+#define STATUS_DELETE_PENDING ((NTSTATUS)0xC0000056)
+#define STATUS_DEVICE_NOT_CONNECTED ((NTSTATUS)0xC000009D)
 #define STATUS_PROCEDURE_NOT_FOUND ((NTSTATUS)0xC000007A)
 #define STATUS_CANCELLED ((NTSTATUS)0xC0000120)
 #define STATUS_INVALID_DEVICE_STATE ((NTSTATUS)0xC0000184)
@@ -85,6 +87,7 @@ _Static_assert(sizeof(WCHAR) == 2 && sizeof(L""[0]) == 2,
 
 #define NTAPI
 #define NTKERNELAPI
+#define DECLSPEC_NORETURN __attribute__((noreturn))
 #define ANYSIZE_ARRAY 1
 #define FIELD_OFFSET(Type, Field) __builtin_offsetof(Type, Field)
 #define CONTAINING_RECORD(Address, Type, Field) \
@@ -288,6 +291,32 @@ typedef enum _POOL_TYPE {
 
 PVOID ExAllocatePoolWithTag(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag);
 VOID ExFreePoolWithTag(PVOID P, ULONG Tag);
+
+/*
+ * Nonpaged lookaside lists (wdm.h): a cache of fixed-size blocks in front of an allocator. The
+ * shim keeps the layout its own; the driver only calls the four routines below. Freed blocks
+ * are kept up to the list's depth (4, the minimum Windows gives one), then handed to Free;
+ * ExDelete frees what is kept.
+ */
+typedef PVOID (*PALLOCATE_FUNCTION)(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag);
+typedef VOID (*PFREE_FUNCTION)(PVOID Buffer);
+typedef struct _NPAGED_LOOKASIDE_LIST {
+    _Alignas(64) PALLOCATE_FUNCTION Allocate;
+    PFREE_FUNCTION Free;
+    SIZE_T Size;
+    ULONG Tag;
+    USHORT Depth;
+    USHORT Count;
+    KSPIN_LOCK Lock;
+    PVOID Kept[4];
+    ULONG Magic; /* set while initialized */
+} NPAGED_LOOKASIDE_LIST, *PNPAGED_LOOKASIDE_LIST;
+VOID ExInitializeNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside, PALLOCATE_FUNCTION Allocate,
+                                     PFREE_FUNCTION Free, ULONG Flags, SIZE_T Size, ULONG Tag,
+                                     USHORT Depth);
+VOID ExDeleteNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside);
+PVOID ExAllocateFromNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside);
+VOID ExFreeToNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside, PVOID Entry);
 
 /* Debug output (dpfilter.h), captured by the shim (shim_log_*). */
 #define DPFLTR_ERROR_LEVEL 0
@@ -723,6 +752,17 @@ VOID KeQuerySystemTime(PLARGE_INTEGER CurrentTime);
 
 /* Process, thread and image-load notifications (ntddk.h); the shim's notify.c fires them. */
 typedef struct _EPROCESS *PEPROCESS;
+
+/* Processes (process.c): the process each thread of the tests acts as (shim.h). */
+HANDLE PsGetCurrentProcessId(VOID);
+HANDLE PsGetProcessId(PEPROCESS Process);
+/* The process that sent the IRP (NULL for one the kernel built itself). */
+PEPROCESS IoGetRequestorProcess(struct _IRP *Irp);
+
+/* The machine stops (the shim dies, after the hook that tests may set: shim.h). */
+DECLSPEC_NORETURN VOID KeBugCheckEx(ULONG BugCheckCode, ULONG_PTR BugCheckParameter1,
+                                    ULONG_PTR BugCheckParameter2, ULONG_PTR BugCheckParameter3,
+                                    ULONG_PTR BugCheckParameter4);
 typedef struct _CLIENT_ID {
     HANDLE UniqueProcess;
     HANDLE UniqueThread;

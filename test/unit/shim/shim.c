@@ -36,10 +36,39 @@ VOID KeInitializeSpinLock(PKSPIN_LOCK SpinLock)
     __atomic_store_n(SpinLock, 0, __ATOMIC_RELEASE);
 }
 
+/* shim_before_lock's hook: armed while lock_hook_target is set; the first taker runs it. */
+static PKSPIN_LOCK volatile lock_hook_target;
+static void (*volatile lock_hook)(void *);
+static void *volatile lock_hook_context;
+
+VOID shim_before_lock(PKSPIN_LOCK Lock, void (*Hook)(void *Context), void *Context)
+{
+    __atomic_store_n(&lock_hook_target, NULL, __ATOMIC_SEQ_CST);
+    lock_hook = Hook;
+    lock_hook_context = Context;
+    __atomic_store_n(&lock_hook_target, Hook ? Lock : NULL, __ATOMIC_SEQ_CST);
+}
+
+static void run_lock_hook(PKSPIN_LOCK SpinLock)
+{
+    PKSPIN_LOCK target = SpinLock;
+
+    if (__atomic_load_n(&lock_hook_target, __ATOMIC_SEQ_CST) != SpinLock ||
+        !__atomic_compare_exchange_n(&lock_hook_target, &target, NULL, 0, __ATOMIC_SEQ_CST,
+                                     __ATOMIC_SEQ_CST))
+        return;
+    if (thread_locks)
+        shim_die("shim_before_lock(%p): reached holding %u spin locks", (void *)SpinLock,
+                 thread_locks);
+    lock_hook(lock_hook_context);
+}
+
 VOID KeAcquireSpinLock(PKSPIN_LOCK SpinLock, PKIRQL OldIrql)
 {
     KSPIN_LOCK me = (KSPIN_LOCK)&thread_token, owner = 0;
 
+    if (__atomic_load_n(&lock_hook_target, __ATOMIC_RELAXED))
+        run_lock_hook(SpinLock);
     if (thread_irql > DISPATCH_LEVEL)
         shim_die("KeAcquireSpinLock(%p) at IRQL %u", (void *)SpinLock, thread_irql);
     while (!__atomic_compare_exchange_n(SpinLock, &owner, me, 0, __ATOMIC_ACQUIRE,
@@ -243,4 +272,110 @@ VOID shim_pool_report(VOID)
                 pool_blocks[i].Block, (size_t)pool_blocks[i].Bytes, tag);
     }
     pthread_mutex_unlock(&pool_mutex);
+}
+
+/* ---- lookaside lists ---- */
+
+#define LOOKASIDE_MAGIC 0x4C6B4173u
+
+VOID ExInitializeNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside, PALLOCATE_FUNCTION Allocate,
+                                     PFREE_FUNCTION Free, ULONG Flags, SIZE_T Size, ULONG Tag,
+                                     USHORT Depth)
+{
+    (void)Depth; /* Windows manages the depth itself */
+    shim_require_irql("ExInitializeNPagedLookasideList", DISPATCH_LEVEL);
+    if ((ULONG_PTR)Lookaside % 16)
+        shim_die("ExInitializeNPagedLookasideList(%p): not 16-byte aligned (its SLIST_HEADER "
+                 "must be)", (void *)Lookaside);
+    if (Flags || Size < sizeof(PVOID))
+        shim_die("ExInitializeNPagedLookasideList: flags 0x%x, size %zu", Flags, (size_t)Size);
+    memset(Lookaside, 0, sizeof(*Lookaside));
+    Lookaside->Allocate = Allocate;
+    Lookaside->Free = Free;
+    Lookaside->Size = Size;
+    Lookaside->Tag = Tag;
+    Lookaside->Depth = ARRAYSIZE(Lookaside->Kept);
+    Lookaside->Magic = LOOKASIDE_MAGIC;
+}
+
+static void check_lookaside(const char *Api, PNPAGED_LOOKASIDE_LIST Lookaside)
+{
+    shim_require_irql(Api, DISPATCH_LEVEL);
+    if (Lookaside->Magic != LOOKASIDE_MAGIC)
+        shim_die("%s(%p): not an initialized lookaside list", Api, (void *)Lookaside);
+}
+
+PVOID ExAllocateFromNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside)
+{
+    KIRQL irql;
+    PVOID entry = NULL;
+
+    check_lookaside("ExAllocateFromNPagedLookasideList", Lookaside);
+    KeAcquireSpinLock(&Lookaside->Lock, &irql);
+    if (Lookaside->Count)
+        entry = Lookaside->Kept[--Lookaside->Count];
+    KeReleaseSpinLock(&Lookaside->Lock, irql);
+    if (entry)
+        return entry;
+    if (Lookaside->Allocate)
+        return Lookaside->Allocate(NonPagedPoolNx, Lookaside->Size, Lookaside->Tag);
+    return ExAllocatePoolWithTag(NonPagedPoolNx, Lookaside->Size, Lookaside->Tag);
+}
+
+VOID ExFreeToNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside, PVOID Entry)
+{
+    KIRQL irql;
+    BOOLEAN kept = FALSE;
+    USHORT i;
+
+    check_lookaside("ExFreeToNPagedLookasideList", Lookaside);
+    KeAcquireSpinLock(&Lookaside->Lock, &irql);
+    for (i = 0; i < Lookaside->Count; i++)
+        if (Lookaside->Kept[i] == Entry)
+            shim_die("ExFreeToNPagedLookasideList(%p): freed twice", Entry);
+    if (Lookaside->Count < Lookaside->Depth) {
+        Lookaside->Kept[Lookaside->Count++] = Entry;
+        kept = TRUE;
+    }
+    KeReleaseSpinLock(&Lookaside->Lock, irql);
+    if (kept)
+        return;
+    if (Lookaside->Free)
+        Lookaside->Free(Entry);
+    else
+        ExFreePoolWithTag(Entry, Lookaside->Tag);
+}
+
+VOID ExDeleteNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside)
+{
+    check_lookaside("ExDeleteNPagedLookasideList", Lookaside);
+    while (Lookaside->Count) {
+        PVOID entry = Lookaside->Kept[--Lookaside->Count];
+
+        if (Lookaside->Free)
+            Lookaside->Free(entry);
+        else
+            ExFreePoolWithTag(entry, Lookaside->Tag);
+    }
+    Lookaside->Magic = 0;
+}
+
+/* ---- bug checks ---- */
+
+static SHIM_BUGCHECK_HOOK bugcheck_hook;
+
+VOID shim_on_bugcheck(SHIM_BUGCHECK_HOOK Hook)
+{
+    bugcheck_hook = Hook;
+}
+
+VOID KeBugCheckEx(ULONG BugCheckCode, ULONG_PTR BugCheckParameter1, ULONG_PTR BugCheckParameter2,
+                  ULONG_PTR BugCheckParameter3, ULONG_PTR BugCheckParameter4)
+{
+    if (bugcheck_hook)
+        bugcheck_hook(BugCheckCode, BugCheckParameter1, BugCheckParameter2, BugCheckParameter3,
+                      BugCheckParameter4);
+    shim_die("KeBugCheckEx(0x%08x, %#zx, %#zx, %#zx, %#zx)", BugCheckCode,
+             (size_t)BugCheckParameter1, (size_t)BugCheckParameter2, (size_t)BugCheckParameter3,
+             (size_t)BugCheckParameter4);
 }

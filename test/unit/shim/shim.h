@@ -38,6 +38,31 @@ ULONG shim_spin_locks_held(VOID);
 /* Dies unless the calling thread is at or below Max (Windows would bugcheck). */
 VOID shim_require_irql(const char *Api, KIRQL Max);
 
+/*
+ * A one-shot hook on the next acquire of Lock by any thread: Hook(Context) runs on that thread
+ * just before it takes the lock, holding no other spin lock of the driver's (it dies if it
+ * does). Tests use it to put a second request between two steps of a first one, at exactly the
+ * point a race would. shim_before_lock(NULL, NULL, NULL) disarms it.
+ */
+VOID shim_before_lock(PKSPIN_LOCK Lock, void (*Hook)(void *Context), void *Context);
+
+/*
+ * KeBugCheckEx calls this first (then the shim dies): a test in a child process can exit with
+ * what it saw. NULL: none.
+ */
+typedef void (*SHIM_BUGCHECK_HOOK)(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3,
+                                   ULONG_PTR P4);
+VOID shim_on_bugcheck(SHIM_BUGCHECK_HOOK Hook);
+
+/* ---- process.c: which process the calling thread acts as ---- */
+
+/* Requests and PsGetCurrentProcessId on this thread come from Pid from now on (every thread
+ * starts as SHIM_DEFAULT_PROCESS). */
+#define SHIM_DEFAULT_PROCESS ((HANDLE)(ULONG_PTR)0x1000)
+VOID shim_set_process(HANDLE Pid);
+/* What IRPs sent from this thread name as their thread (Irp->Tail.Overlay.Thread). */
+PVOID shim_current_thread(VOID);
+
 /* ---- dbgprint.c: DbgPrintEx, formatted the Windows way and captured ---- */
 
 typedef struct _SHIM_LOG_LINE {
@@ -175,6 +200,8 @@ ULONG shim_pending_on(SHIM_FILE *File);
 BOOLEAN shim_last_dispatched(VOID);
 /* The Priority argument of the last MDL mapping (MmMapLockedPagesSpecifyCache). */
 ULONG shim_last_mapping_priority(VOID);
+/* MDL mappings made so far (MmMapLockedPagesSpecifyCache calls that succeeded), all threads. */
+ULONG64 shim_mappings(VOID);
 #define SHIM_MDL_MAPPING_NO_EXECUTE 0x40000000u
 /*
  * Wine passes an MDL even for a 0-byte read or write, Windows none: TRUE behaves like Wine.
@@ -200,5 +227,8 @@ ULONG shim_notify_thread(HANDLE ProcessId, HANDLE ThreadId, BOOLEAN Create);
 ULONG shim_notify_image(PUNICODE_STRING FullImageName, HANDLE ProcessId, PIMAGE_INFO Info);
 /* What KeQuerySystemTime returns from now on. */
 VOID shim_set_system_time(LONG64 Time);
+/* A hook KeQuerySystemTime calls first, on the caller's thread (NULL: none): the driver reads
+ * the time once a record has its buffer, so a test can hold callbacks there. */
+VOID shim_on_system_time(void (*Hook)(void));
 
 #endif

@@ -12,6 +12,12 @@ SHIM_SECURITY *shim_security_slot(PDEVICE_OBJECT Device, BOOLEAN **Secured);
 /* Whether a symbolic link to the device's name exists now. */
 BOOLEAN shim_device_has_link(PDEVICE_OBJECT Device);
 
+/* A process, as PsGetProcessExitStatus, PsGetProcessId and IoGetRequestorProcess see it. */
+struct _EPROCESS {
+    HANDLE Id;
+    NTSTATUS ExitStatus;
+};
+
 /* GENERIC_* as the I/O manager maps them for files and devices. */
 ACCESS_MASK shim_map_generic(ACCESS_MASK Access);
 
