@@ -329,7 +329,7 @@ VM_OUT := $(BUILD)/vm
 VM_STANDIN_SHELL := $(VM_OUT)/standin-shell.exe
 ifneq ($(filter vm-test,$(MAKECMDGOALS)),)
 ifeq ($(VM),)
-$(error make vm-test needs VM=user@host (an OpenSSH server on Windows); see README, Test on a real Windows VM)
+$(error make vm-test needs VM=user@host (an OpenSSH server on Windows); see docs/vm.md)
 endif
 endif
 vm-test: $(DIST_ZIP) $(clang_OUT)/test/sanctum-e2e.exe
@@ -385,7 +385,7 @@ help:
 	@echo '             (build/bench/report.md and report.json; about 2 minutes)'
 	@echo '  dist       build/dist/$(DRIVER_NAME)-$(VERSION)-$(ARCH).zip: the bundle for a test VM'
 	@echo '  vm-test    VM=user@host [VM_PORT=22] [VM_DIR=dir]: the end-to-end suite in a Windows'
-	@echo '             test-signing VM over OpenSSH (see README, Test on a real Windows VM)'
+	@echo '             test-signing VM over OpenSSH (see docs/vm.md)'
 	@echo '  arm64-def  rewrite toolchain/arm64/ntoskrnl.def from the x64 driver'"'"'s imports (after adding one)'
 	@echo '  compile_commands.json  the compile database for editors (clangd), made with bear'
 	@echo '  setup      install the Debian/Ubuntu packages the build and tests need'
@@ -399,7 +399,7 @@ help:
 	@echo '                        log prefix and pool tag follow (default sanctum)'
 	@echo '  CERT=crt.pem KEY=key.pem   sign with your own certificate (CAFILE= to verify against another CA)'
 	@echo '  PFX=file.pfx CAFILE=ca.pem sign with a PKCS#12 file (password file in $$PFX_PASSWORD_FILE if any)'
-	@echo '  PAGE_HASHES=1         sign with page hashes (default 0: none; see README, Signing)'
+	@echo '  PAGE_HASHES=1         sign with page hashes (default 0: none; see docs/building.md)'
 	@echo '  V=1                   show full commands'
 	@echo '  SOURCE_DATE_EPOCH=t   the timestamp of the files in the dist zip'
 	@echo '  FUZZ_TIME=s           how long make fuzz runs (default 60)'
