@@ -47,6 +47,8 @@ for out in "$@"; do
     run "e2e-$(basename "$out")" test/e2e/run.sh e2e "$out"
     run "stress-$(basename "$out")" test/e2e/run.sh stress "$out"
 done
+# make demo, once: its transcript, nothing left behind, its messages when something is missing.
+run demo test/demo/check.sh "$1"
 # A fork's renamed driver builds, and loads and answers under Wine like ours.
 run fork test/fork.sh
 run e2e-x64-clang-forkdemo test/e2e/run.sh e2e build/x64-clang-forkdemo

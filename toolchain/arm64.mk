@@ -1,5 +1,5 @@
 # ARM64 (Windows on Arm): the driver, built with clang + lld, and what make check needs of it.
-# Included by the Makefile before its tool checks and per-toolchain rules; README "ARM64"
+# Included by the Makefile before its tool checks and per-toolchain rules; docs/arm64.md
 # explains the why.
 
 ARM64_OUT := $(BUILD)/arm64-clang$(NAME_SUFFIX)

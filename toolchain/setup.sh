@@ -37,7 +37,7 @@ esac
 
 case $(uname -s) in
 MINGW* | MSYS* | CLANG* | UCRT*)
-    echo "setup: on MSYS2, install with pacman instead (see README, 'Building on Windows')." >&2
+    echo "setup: on MSYS2, install with pacman instead (see docs/building.md, 'Building on Windows (MSYS2)')." >&2
     exit 1 ;;
 esac
 if ! command -v apt-get >/dev/null 2>&1; then

@@ -58,10 +58,25 @@ static int fail_stop(const wchar_t *op, DWORD error, enum err_ctx ctx, LONG othe
 
 int cmd_install(int argc, wchar_t **argv)
 {
+    const wchar_t *file = NULL, *group = NULL;
     struct service s;
     wchar_t *path;
-    DWORD error = argc > 0 ? full_path(argv[0], &path)
-                           : file_next_to_exe(SANCTUM_DRIVER_FILE, &path);
+
+    for (int i = 0; i < argc; i++) {
+        if (wcscmp(argv[i], L"--group") == 0) {
+            if (++i == argc || argv[i][0] == L'\0')
+                return command_usage_error(L"install", L"--group needs a NAME");
+            group = argv[i];
+        } else if (wcsncmp(argv[i], L"--", 2) == 0) {
+            return command_usage_error(L"install", L"unknown option '%.64ls'", argv[i]);
+        } else if (file != NULL) {
+            return command_usage_error(L"install", L"more than one PATH-TO-SYS given");
+        } else {
+            file = argv[i];
+        }
+    }
+    DWORD error = file != NULL ? full_path(file, &path)
+                               : file_next_to_exe(SANCTUM_DRIVER_FILE, &path);
 
     if (error != ERROR_SUCCESS)
         return fail(L"install", error, CTX_SERVICE);
@@ -76,7 +91,7 @@ int cmd_install(int argc, wchar_t **argv)
     if (error == ERROR_SUCCESS) {
         SC_HANDLE svc = CreateServiceW(s.scm, SANCTUM_SERVICE_NAME, SANCTUM_DISPLAY_NAME,
                                        SERVICE_QUERY_STATUS, SERVICE_KERNEL_DRIVER,
-                                       SERVICE_DEMAND_START, SERVICE_ERROR_NORMAL, path, NULL,
+                                       SERVICE_DEMAND_START, SERVICE_ERROR_NORMAL, path, group,
                                        NULL, NULL, NULL, NULL);
         if (svc == NULL)
             error = GetLastError();
@@ -89,7 +104,8 @@ int cmd_install(int argc, wchar_t **argv)
     if (error != ERROR_SUCCESS)
         rc = fail(L"install", error, CTX_SERVICE);
     else
-        out(L"installed service %ls (%ls)\n", SANCTUM_SERVICE_NAME, path);
+        out(L"installed service %ls (%ls)%ls%ls\n", SANCTUM_SERVICE_NAME, path,
+            group != NULL ? L", load-order group " : L"", group != NULL ? group : L"");
     free(path);
     return rc;
 }

@@ -109,6 +109,10 @@ struct advice {
     PROGRAM L" uninstall, then " PROGRAM L" install PATH-TO-SYS"
 #define ADVICE_NO_DEVICE                                                                     \
     L"the device does not exist: is the driver started? try: " PROGRAM L" start"
+/* Under Wine the services, and the driver with them, end with the last Wine process. */
+#define ADVICE_NO_DEVICE_WINE                                                                \
+    ADVICE_NO_DEVICE L"; under Wine the driver stops when the last Wine process exits: run the " \
+    L"commands in one wine cmd, or keep the session with wineserver -p"
 #define ADVICE_NO_UNLOAD   L"the driver cannot be unloaded (no unload routine); reboot to unload it"
 #define ADVICE_DEVICE_ACL                                                                  \
     L"only administrators and LocalSystem may open the device: run from an elevated prompt"
@@ -182,11 +186,22 @@ static DWORD normalize_error(DWORD error)
     return error;
 }
 
+/* Wine's ntdll exports wine_get_version; Windows' does not. */
+static int under_wine(void)
+{
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+
+    return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
+}
+
 const wchar_t *find_advice(DWORD error, enum err_ctx ctx)
 {
     size_t i;
 
     error = normalize_error(error);
+    if (ctx == CTX_DEVICE && (error == ERROR_FILE_NOT_FOUND || error == ERROR_PATH_NOT_FOUND) &&
+        under_wine())
+        return ADVICE_NO_DEVICE_WINE;
     for (i = 0; i < sizeof advice_table / sizeof advice_table[0]; i++)
         if (advice_table[i].error == error && advice_table[i].ctx == ctx)
             return advice_table[i].text;

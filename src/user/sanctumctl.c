@@ -23,7 +23,7 @@ struct command {
 };
 
 static const struct command commands[] = {
-    { L"install",   L"[PATH-TO-SYS]", 0, 1, cmd_install,
+    { L"install",   L"[PATH-TO-SYS] [--group NAME]", 0, 3, cmd_install,
       L"register the driver service (default: " SANCTUM_DRIVER_FILE L" next to "
       SANCTUM_CTL_FILE L")" },
     { L"uninstall", L"",              0, 0, cmd_uninstall,
@@ -86,6 +86,8 @@ static int cmd_help(int argc, wchar_t **argv)
         L"start on a running driver and stop on a stopped one are failures (exit 1).\n"
         L"status exits 0 whenever it could query the service (running or not) and 1 when the\n"
         L"service is not installed.\n"
+        L"install: --group NAME puts the service in that load-order group (Wine runs the drivers\n"
+        L"  of one group in one winedevice.exe, so each sees the others' image loads).\n"
         L"fill: SIZE is 1 to %luM bytes, K = KiB, M = MiB (4K, 16M); SEED is decimal or 0x-hex,\n"
         L"default 0. roundtrip: at most %lu messages, each of 1 to %lu bytes.\n"
         L"mark: TEXT is 1 to %lu bytes of UTF-8.\n"

@@ -55,7 +55,7 @@ sed -e "s/@CTL@/${driver}ctl.exe/g" -e "s/@SYS@/$driver.sys/g" -e "s/@CER@/$driv
 echo "vm-test: $vm: connecting, clearing $vm_dir"
 if ! remote "ver && if exist $win_dir rmdir /s /q $win_dir" >"$out/connect.txt" 2>&1; then
     sed 's/^/    /' "$out/connect.txt"
-    die "cannot run a command on $vm over ssh (key-based login to an OpenSSH server with cmd.exe as its shell; see README, Test on a real Windows VM)"
+    die "cannot run a command on $vm over ssh (key-based login to an OpenSSH server with cmd.exe as its shell; see docs/vm.md)"
 fi
 sed -n '/[^[:space:]]/s/^/    /p' "$out/connect.txt"
 echo "vm-test: copying the bundle, the suite and vm-run.cmd to $vm_dir"
