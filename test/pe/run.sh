@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Shipping checks for signed PE binaries: pecheck --signed and osslsigncode verify on
-# every FILE, then negative tests proving pecheck does fail on a broken driver.
+# every FILE, the stack cookies in every driver's code (stack-cookies.sh), then negative tests
+# proving pecheck does fail on a broken driver.
 #
 # usage: test/pe/run.sh PECHECK CAFILE FILE...
 #   FILE: signed *.sys (checked as --kind driver) or *.exe (--kind exe). A driver built by
@@ -80,6 +81,22 @@ for f in "$@"; do
         fail "$f: page hashes: $got, want $want_page_hashes (PAGE_HASHES=${PAGE_HASHES:-0})"
     fi
 done
+
+# The stack cookies are in the drivers' code, and the check tells a function without one apart.
+drivers=()
+for f in "$@"; do case $f in *.sys) drivers+=("$f") ;; esac; done
+if [ ${#drivers[@]} -gt 0 ]; then
+    out=$("$(dirname "$0")/stack-cookies.sh" "${drivers[@]}" 2>&1)
+    printf '%s\n' "$out" | grep -E '^(PASS|FAIL): '
+    p=$(printf '%s\n' "$out" | sed -n 's/^stack cookies: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+    f=$(printf '%s\n' "$out" | sed -n 's/^stack cookies: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+    if [ -z "$p" ]; then
+        fail "stack-cookies.sh gave no result line"
+        show "$out"
+    else
+        passed=$((passed + p)) failed=$((failed + f))
+    fi
+fi
 
 # Each mutated copy breaks one property; pecheck must exit 1 and name that check.
 negative() {
