@@ -322,14 +322,25 @@ demo: build-$(TOOLCHAIN) $($(TOOLCHAIN)_OUT)/test/sanctum-probe.sys
 analyze:
 	@test/analyze.sh $(DDK_INCLUDE)
 
-# The bundle for a test VM, from the clang build (its PDBs are what WinDbg reads).
+# The bundle for a test VM, from the clang build: its PDBs are what WinDbg reads, and only it is
+# CET-compatible. TOOLCHAIN=gcc bundles the gcc build instead, with a warning, every time.
+ifeq ($(TOOLCHAIN)$(ARCH),gccx64)
+DIST_ZIP := $(BUILD)/dist/$(DRIVER_NAME)-$(VERSION)-$(ARCH)-gcc.zip
+DIST_FILES := $(gcc_SHIPPED) $(gcc_DEBUG)
+DIST_WARNING := make dist: warning: the gcc build is not CET-compatible (GNU ld 2.40 cannot mark it): \
+	Windows 11 with kernel-mode hardware-enforced stack protection refuses to load it; \
+	ship the clang build (make dist) to such a machine
+else
 DIST_ZIP := $(BUILD)/dist/$(DRIVER_NAME)-$(VERSION)-$(ARCH).zip
 DIST_FILES := $(or $(ARCH_DIST_FILES),$(clang_SHIPPED) $(clang_DEBUG))
+endif
 dist: $(DIST_ZIP)
+	$(if $(DIST_WARNING),@echo '$(DIST_WARNING)' >&2)
 $(DIST_ZIP): $(DIST_FILES) $(CAFILE) toolchain/make-dist.sh $(wildcard toolchain/dist/*)
 	$(call msg,ZIP,$@)
 	@mkdir -p $(@D)
-	$(Q)toolchain/make-dist.sh $@ $(DRIVER_NAME) $(DISPLAY_NAME) $(VERSION) $(ARCH) $(CAFILE) $(DIST_FILES)
+	$(Q)DIST_TOOLCHAIN=$(if $(DIST_WARNING),gcc,clang) toolchain/make-dist.sh $@ $(DRIVER_NAME) \
+		$(DISPLAY_NAME) $(VERSION) $(ARCH) $(CAFILE) $(DIST_FILES)
 
 # ---- make vm-test: the end-to-end suite in the user's Windows test-signing VM, over OpenSSH.
 # test/vm/run.sh copies the dist bundle and the clang build's suite there and runs them;
@@ -394,6 +405,7 @@ help:
 	@echo '             and mark-to-consumer latency against their floors'
 	@echo '             (build/bench/report.md and report.json; about 2 minutes)'
 	@echo '  dist       build/dist/$(DRIVER_NAME)-$(VERSION)-$(ARCH).zip: the bundle for a test VM'
+	@echo '             (the clang build; TOOLCHAIN=gcc: the gcc build, which is not CET-compatible)'
 	@echo '  vm-test    VM=user@host [VM_PORT=22] [VM_DIR=dir]: the end-to-end suite in a Windows'
 	@echo '             test-signing VM over OpenSSH (see docs/vm.md)'
 	@echo '  arm64-def  rewrite toolchain/arm64/ntoskrnl.def from the x64 driver'"'"'s imports (after adding one)'

@@ -49,9 +49,26 @@ for f in INSTALL.txt install.cmd; do
     check "$f has no @placeholder@ left" sh -c "! grep -q '@[A-Z]*@' '$d/$f'"
     check "$f names version $version" grep -q "$version" "$d/$f"
 done
+check "INSTALL.txt names the PDBs and says nothing of a gcc build" sh -c "grep -q 'sanctum.pdb, sanctumctl.pdb' '$d/INSTALL.txt' && ! grep -q 'gcc' '$d/INSTALL.txt'"
 check "install.cmd checks elevation and test signing first" grep -q "doctor --preflight" "$d/install.cmd"
 check "install.cmd trusts the certificate" grep -q "trust-cert sanctum-test.cer" "$d/install.cmd"
 check "install.cmd installs and starts the driver" sh -c "grep -q 'install sanctum.sys' '$d/install.cmd' && grep -q 'sanctumctl.exe start' '$d/install.cmd'"
+
+# Asked for the gcc build's bundle, make dist says, every time, that it is not CET-compatible;
+# the bundle holds the gcc build, its DWARF files instead of PDBs, and says so.
+gname=$name-gcc
+gzip=build/dist/$gname.zip
+for run in first again; do
+    make -s --no-print-directory dist TOOLCHAIN=gcc >"$tmp/gcc.log" 2>&1
+    check "make dist TOOLCHAIN=gcc ($run run) warns that the gcc build is not CET-compatible" \
+        grep -q "warning: the gcc build is not CET-compatible.*ship the clang build" "$tmp/gcc.log"
+done
+gexpected="$gname/INSTALL.txt $gname/install.cmd $gname/sanctum-test.cer $gname/sanctum.sys $gname/sanctum.sys.debug $gname/sanctumctl.exe $gname/sanctumctl.exe.debug"
+got=$(unzip -Z1 "$gzip" 2>/dev/null | LC_ALL=C sort | tr '\n' ' ')
+if [ "$got" = "$gexpected " ]; then pass; else fail "the gcc zip holds '$got', expected '$gexpected'"; fi
+unzip -q "$gzip" -d "$tmp" 2>/dev/null
+check "the gcc bundle's driver is the gcc build's" cmp -s "$tmp/$gname/sanctum.sys" build/x64-gcc/sanctum.sys
+check "the gcc bundle's INSTALL.txt says it is not CET-compatible, and names no PDB" sh -c "grep -q 'cannot mark it CET-compatible' '$tmp/$gname/INSTALL.txt' && grep -q 'sanctum.sys.debug' '$tmp/$gname/INSTALL.txt' && ! grep -q '\.pdb' '$tmp/$gname/INSTALL.txt' && ! grep -q '@[A-Z0-9]*@' '$tmp/$gname/INSTALL.txt'"
 
 # install.cmd itself, under Wine, from the unzipped folder: one Wine process keeps the driver
 # alive from the install to the clean-up.
