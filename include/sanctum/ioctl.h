@@ -29,6 +29,14 @@
 #ifndef SANCTUM_LOG_PREFIX
 #define SANCTUM_LOG_PREFIX "sanctum" /* every DbgPrint line of the driver starts "sanctum: " */
 #endif
+/*
+ * What the unload line says (its pool outstanding), also as two REG_QWORD values under the
+ * driver's service key, where a program can read it without a kernel debugger: both are
+ * SANCTUM_UNLOAD_PENDING from DriverEntry until the unload writes them.
+ */
+#define SANCTUM_UNLOAD_ALLOCATIONS_VALUE L"LastUnloadPoolAllocations"
+#define SANCTUM_UNLOAD_BYTES_VALUE       L"LastUnloadPoolBytes"
+#define SANCTUM_UNLOAD_PENDING           0xFFFFFFFFFFFFFFFFull
 #define SANCTUM_NT_DEVICE_NAME   L"\\Device\\" SANCTUM_DEVICE_BASENAME
 #define SANCTUM_DOS_DEVICE_NAME  L"\\??\\" SANCTUM_DEVICE_BASENAME
 #define SANCTUM_USER_DEVICE_PATH L"\\\\.\\" SANCTUM_DEVICE_BASENAME

@@ -179,6 +179,29 @@ static NTSTATUS SanctumDispatchUnsupported(PDEVICE_OBJECT DeviceObject, PIRP Irp
  * complete with STATUS_CANCELLED), then the link, then the handles Wine leaves open (Windows
  * unloads only once every handle is closed), and the device.
  */
+/*
+ * The pool outstanding at unload (or SANCTUM_UNLOAD_PENDING while loaded), under the service's
+ * key: on Windows the unload line goes to the kernel debugger only. Best effort: the driver
+ * works as well without it.
+ */
+static VOID SanctumRecordUnload(PSANCTUM_STATE State, ULONG64 Allocations, ULONG64 Bytes)
+{
+    NTSTATUS status;
+
+    if (!State->RegistryPath[0])
+        return;
+    status = RtlWriteRegistryValue(RTL_REGISTRY_ABSOLUTE, State->RegistryPath,
+                                   SANCTUM_UNLOAD_ALLOCATIONS_VALUE, REG_QWORD, &Allocations,
+                                   sizeof(Allocations));
+    if (NT_SUCCESS(status))
+        status = RtlWriteRegistryValue(RTL_REGISTRY_ABSOLUTE, State->RegistryPath,
+                                       SANCTUM_UNLOAD_BYTES_VALUE, REG_QWORD, &Bytes,
+                                       sizeof(Bytes));
+    if (!NT_SUCCESS(status))
+        SanctumLog(DPFLTR_WARNING_LEVEL, "cannot record the unload under the service key: 0x%08lx",
+                   (unsigned long)status);
+}
+
 static VOID SanctumUnload(PDRIVER_OBJECT DriverObject)
 {
     UNICODE_STRING link = RTL_CONSTANT_STRING(SANCTUM_DOS_DEVICE_NAME);
@@ -191,10 +214,11 @@ static VOID SanctumUnload(PDRIVER_OBJECT DriverObject)
     SanctumStateRelease(state);
     SanctumLog(DPFLTR_INFO_LEVEL, "unloaded, pool outstanding: %I64d allocations, %I64d bytes",
                state->PoolAllocations, state->PoolBytes);
+    SanctumRecordUnload(state, (ULONG64)state->PoolAllocations, (ULONG64)state->PoolBytes);
     IoDeleteDevice(device);
 }
 
-static NTSTATUS SanctumInitialize(PDRIVER_OBJECT DriverObject)
+static NTSTATUS SanctumInitialize(PDRIVER_OBJECT DriverObject, PCUNICODE_STRING RegistryPath)
 {
     UNICODE_STRING name = RTL_CONSTANT_STRING(SANCTUM_NT_DEVICE_NAME);
     UNICODE_STRING link = RTL_CONSTANT_STRING(SANCTUM_DOS_DEVICE_NAME);
@@ -222,6 +246,12 @@ static NTSTATUS SanctumInitialize(PDRIVER_OBJECT DriverObject)
     }
     state = SanctumState(device);
     SanctumStateInit(state);
+    /* Kept, terminated, for SanctumRecordUnload: DriverEntry's copy goes when it returns. */
+    if (RegistryPath && RegistryPath->Buffer &&
+        RegistryPath->Length < sizeof(state->RegistryPath)) {
+        RtlCopyMemory(state->RegistryPath, RegistryPath->Buffer, RegistryPath->Length);
+        state->RegistryPath[RegistryPath->Length / sizeof(WCHAR)] = 0;
+    }
     /* Reads and writes arrive as MDLs: no copy through an intermediate buffer. */
     device->Flags |= DO_DIRECT_IO;
 
@@ -247,6 +277,7 @@ static NTSTATUS SanctumInitialize(PDRIVER_OBJECT DriverObject)
         goto fail_notify;
     }
 
+    SanctumRecordUnload(state, SANCTUM_UNLOAD_PENDING, SANCTUM_UNLOAD_PENDING);
     device->Flags &= ~DO_DEVICE_INITIALIZING;
     SanctumLog(DPFLTR_INFO_LEVEL, "loaded, version %s, protocol %d", SANCTUM_VERSION_STRING,
                SANCTUM_PROTOCOL_VERSION);
@@ -267,7 +298,6 @@ fail_device:
 SANCTUM_NO_STACK_PROTECTOR NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject,
                                                 PUNICODE_STRING RegistryPath)
 {
-    UNREFERENCED_PARAMETER(RegistryPath);
     SanctumInitStackGuard(DriverObject);
-    return SanctumInitialize(DriverObject);
+    return SanctumInitialize(DriverObject, RegistryPath);
 }

@@ -553,18 +553,6 @@ static VOID SanctumEventDrop(PSANCTUM_STATE State, ULONG Mask)
     }
 }
 
-VOID SanctumEventInit(PSANCTUM_EVENT_HEADER Header, USHORT Type)
-{
-    LARGE_INTEGER now = { .QuadPart = 0 }; /* x64's KeQuerySystemTime stores through a cast */
-
-    KeQuerySystemTime(&now);
-    Header->Size = 0;
-    Header->Type = Type;
-    Header->Flags = 0;
-    Header->Sequence = 0;
-    Header->Time = now.QuadPart;
-}
-
 PSANCTUM_EVENT_HEADER SanctumEventBegin(PSANCTUM_STATE State, USHORT Type)
 {
     PSANCTUM_EVENT_HEADER record;

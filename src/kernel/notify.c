@@ -70,15 +70,21 @@ static VOID SanctumProcessCreated(PSANCTUM_STATE State, HANDLE ProcessId,
                        sizeof(*body) + body->ImageNameLength + body->CommandLineLength);
 }
 
-static VOID SanctumProcessExited(PSANCTUM_STATE State, PEPROCESS Process, HANDLE ProcessId)
+/*
+ * The records without names are built on this thread's stack, which is nonpaged while it runs.
+ * Their frames carry a stack cookie: kept out of line, so that only an event somebody wants
+ * pays for it, not every thread and process of the machine.
+ */
+#define SANCTUM_OUT_OF_LINE __attribute__((noinline))
+
+static SANCTUM_OUT_OF_LINE VOID SanctumProcessExited(PSANCTUM_STATE State, PEPROCESS Process,
+                                                     HANDLE ProcessId)
 {
     struct {
         SANCTUM_EVENT_HEADER Header;
         SANCTUM_PROCESS_EXIT Body;
     } record;
 
-    if (!SanctumEventWanted(State, SANCTUM_EVENT_PROCESS_EXIT))
-        return;
     SanctumEventInit(&record.Header, SANCTUM_EVENT_PROCESS_EXIT);
     record.Body.ProcessId = SanctumId(ProcessId);
     record.Body.ExitStatus = PsGetProcessExitStatus(Process);
@@ -90,26 +96,31 @@ static VOID SanctumOnProcess(PEPROCESS Process, HANDLE ProcessId, PPS_CREATE_NOT
 {
     if (CreateInfo)
         SanctumProcessCreated(SanctumNotifyState, ProcessId, CreateInfo);
-    else
+    else if (SanctumEventWanted(SanctumNotifyState, SANCTUM_EVENT_PROCESS_EXIT))
         SanctumProcessExited(SanctumNotifyState, Process, ProcessId);
 }
 
-/* A record without names: built on this thread's stack, which is nonpaged while it runs. */
-static VOID SanctumOnThread(HANDLE ProcessId, HANDLE ThreadId, BOOLEAN Create)
+static SANCTUM_OUT_OF_LINE VOID SanctumThreadEvent(PSANCTUM_STATE State, USHORT Type,
+                                                   HANDLE ProcessId, HANDLE ThreadId)
 {
-    PSANCTUM_STATE state = SanctumNotifyState;
-    USHORT type = Create ? SANCTUM_EVENT_THREAD_CREATE : SANCTUM_EVENT_THREAD_EXIT;
     struct {
         SANCTUM_EVENT_HEADER Header;
         SANCTUM_THREAD Body;
     } record;
 
-    if (!SanctumEventWanted(state, type))
-        return;
-    SanctumEventInit(&record.Header, type);
+    SanctumEventInit(&record.Header, Type);
     record.Body.ProcessId = SanctumId(ProcessId);
     record.Body.ThreadId = SanctumId(ThreadId);
-    SanctumEventPublish(state, &record.Header, sizeof(record.Body));
+    SanctumEventPublish(State, &record.Header, sizeof(record.Body));
+}
+
+static VOID SanctumOnThread(HANDLE ProcessId, HANDLE ThreadId, BOOLEAN Create)
+{
+    PSANCTUM_STATE state = SanctumNotifyState;
+    USHORT type = Create ? SANCTUM_EVENT_THREAD_CREATE : SANCTUM_EVENT_THREAD_EXIT;
+
+    if (SanctumEventWanted(state, type))
+        SanctumThreadEvent(state, type, ProcessId, ThreadId);
 }
 
 static VOID SanctumOnImage(PUNICODE_STRING FullImageName, HANDLE ProcessId, PIMAGE_INFO ImageInfo)

@@ -56,6 +56,9 @@ typedef struct _SANCTUM_STAGING {
     UCHAR Buffers[SANCTUM_STAGING_BUFFERS][SANCTUM_MAX_EVENT_SIZE];
 } SANCTUM_STAGING, *PSANCTUM_STAGING;
 
+/* The longest service key path the driver records its unload under (driver.c). */
+#define SANCTUM_REGISTRY_PATH_CHARS 256
+
 /* The device's state, in its device extension. Counters change only through Interlocked*. */
 typedef struct _SANCTUM_STATE {
     volatile LONG OpenHandles;
@@ -92,6 +95,8 @@ typedef struct _SANCTUM_STATE {
     ULONG Generation;                /* DISCONNECTs so far: a handle opened before the last
                                       * one is disconnected */
     SANCTUM_SUBSCRIPTION Subscriptions[SANCTUM_MAX_SUBSCRIPTIONS];
+    WCHAR RegistryPath[SANCTUM_REGISTRY_PATH_CHARS]; /* the service's key, terminated; empty
+                                      * when DriverEntry's was too long to keep */
 } SANCTUM_STATE, *PSANCTUM_STATE;
 
 /* One per open handle (FileObject->FsContext): its own message queue, its subscription. */
@@ -198,7 +203,18 @@ static inline BOOLEAN SanctumEventWanted(PSANCTUM_STATE State, USHORT Type)
     return (__atomic_load_n(&State->SubscribedTypes, __ATOMIC_ACQUIRE) &
             SANCTUM_EVENT_MASK(Type)) != 0;
 }
-VOID SanctumEventInit(PSANCTUM_EVENT_HEADER Header, USHORT Type);
+/* Inline: every record starts here, on the callbacks' path too. */
+static inline VOID SanctumEventInit(PSANCTUM_EVENT_HEADER Header, USHORT Type)
+{
+    LARGE_INTEGER now = { .QuadPart = 0 }; /* x64's KeQuerySystemTime stores through a cast */
+
+    KeQuerySystemTime(&now);
+    Header->Size = 0;
+    Header->Type = Type;
+    Header->Flags = 0;
+    Header->Sequence = 0;
+    Header->Time = now.QuadPart;
+}
 VOID SanctumEventPublish(PSANCTUM_STATE State, PSANCTUM_EVENT_HEADER Record, ULONG BodyLength);
 PSANCTUM_EVENT_HEADER SanctumEventBegin(PSANCTUM_STATE State, USHORT Type);
 VOID SanctumEventCommit(PSANCTUM_STATE State, PSANCTUM_EVENT_HEADER Record, ULONG BodyLength);

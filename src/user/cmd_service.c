@@ -236,6 +236,33 @@ static void print_device_status(void)
         v.Protocol == SANCTUM_PROTOCOL_VERSION ? L"protocols match" : L"PROTOCOL MISMATCH");
 }
 
+/*
+ * A stopped driver's last unload, as the driver recorded it under its service key (what its
+ * unload line says, readable without a kernel debugger). Nothing when there is no record.
+ */
+static void print_last_unload(void)
+{
+    static const wchar_t key[] = L"SYSTEM\\CurrentControlSet\\Services\\" SANCTUM_SERVICE_NAME;
+    ULONG64 allocations, bytes;
+    DWORD size = sizeof(allocations);
+
+    if (RegGetValueW(HKEY_LOCAL_MACHINE, key, SANCTUM_UNLOAD_ALLOCATIONS_VALUE, RRF_RT_REG_QWORD,
+                     NULL, &allocations, &size) != ERROR_SUCCESS)
+        return;
+    size = sizeof(bytes);
+    if (RegGetValueW(HKEY_LOCAL_MACHINE, key, SANCTUM_UNLOAD_BYTES_VALUE, RRF_RT_REG_QWORD, NULL,
+                     &bytes, &size) != ERROR_SUCCESS)
+        return;
+    if (allocations == SANCTUM_UNLOAD_PENDING) {
+        out(L"last unload: none recorded since the last load (the driver did not unload)\n");
+    } else {
+        wchar_t a[21], b[21];
+
+        out(L"last unload: pool outstanding: %ls allocations, %ls bytes\n",
+            u64_text(allocations, a), u64_text(bytes, b));
+    }
+}
+
 int cmd_status(int argc, wchar_t **argv)
 {
     SERVICE_STATUS_PROCESS status;
@@ -260,6 +287,8 @@ int cmd_status(int argc, wchar_t **argv)
     if (image != NULL)
         out(L"image: %ls\n", image);
     free(image);
+    if (status.dwCurrentState == SERVICE_STOPPED)
+        print_last_unload();
     print_device_status();
     return EXIT_OK;
 }

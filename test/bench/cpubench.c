@@ -50,16 +50,18 @@ static void check(int cond, const char *what)
 /* The IRP-free entry points, each behind one toggled frame. */
 NOINLINE NTSTATUS bench_direct_ioctl(ULONG code, ULONG in_len, ULONG out_len, ULONG_PTR *info)
 {
-    SANCTUM_REQUEST request = { &direct_state, direct_handle, NULL, in, in_len, out, out_len };
+    SANCTUM_REQUEST request = { &direct_state, direct_handle, NULL, SHIM_DEFAULT_PROCESS, in,
+                                in_len, { out, NULL, out_len } };
 
     return SanctumDeviceControl(&request, code, info);
 }
 
 NOINLINE NTSTATUS bench_direct_write_read(ULONG len, ULONG_PTR *info)
 {
-    NTSTATUS status = SanctumWrite(&direct_state, direct_handle, in, len, info);
+    SANCTUM_BUFFER data = { in, NULL, len }, back = { out, NULL, len };
+    NTSTATUS status = SanctumWrite(&direct_state, direct_handle, &data, info);
 
-    return NT_SUCCESS(status) ? SanctumRead(&direct_state, direct_handle, out, len, info) : status;
+    return NT_SUCCESS(status) ? SanctumRead(&direct_state, direct_handle, &back, info) : status;
 }
 
 /* The floors: what moving the same bytes costs with nothing else around it. */

@@ -290,7 +290,10 @@ like_driver() {
     if [ -z "$obj" ] || [ -z "$cmd" ]; then
         die "no compile command for src/kernel/driver.c in make -n"
     fi
-    sed -e "s# src/kernel/driver\.c # $src #" -e "s# -o $obj# -o $new/$name.o#" "$cmd" \
+    # A floor has no stack cookies: it brings no guard of its own, and what ours cost counts as
+    # ours.
+    sed -e "s# src/kernel/driver\.c # $src #" -e "s# -o $obj# -o $new/$name.o#" \
+        -e "s# -fstack-protector-strong # -fno-stack-protector #" "$cmd" \
         >"$work/$name-$tc-compile.sh"
     # The link: the driver's objects out, ours in; every output renamed.
     cmd=$(grep -l -- "-o $o/unsigned/$sys" "$dir"/jobs/*.sh | head -n 1)
@@ -353,11 +356,12 @@ record_size clang-arm64 "$sys" "$tree/build/arm64-clang/unsigned/$sys" "$tree/bu
 # ---- 3. CPU per request: callgrind's instruction counts on the host build ----
 
 # The unit tests' flags without sanitizers and with -O2; the driver's sources also get the
-# kernel build's code-generation flags (no builtins, no stack protector).
+# kernel build's code-generation flags (no builtins, its stack cookies against its own guard),
+# everything else none.
 unit_flags=$(mkvar UNIT_CFLAGS | tr ' ' '\n' |
     grep -v -e '^-fsanitize' -e '^-fno-sanitize' -e '^-O' -e '^-MMD$' -e '^-MP$' -e '^$' | paste -sd' ' -)
 case " $unit_flags " in *" -fshort-wchar "*) ;; *) unit_flags="$unit_flags -fshort-wchar" ;; esac
-kernel_flags="-ffreestanding -fno-stack-protector"
+kernel_flags="-ffreestanding $(mkvar HOST_GS_CFLAGS)"
 for cc in gcc clang; do
     dir=$work/cpu-$cc
     mkdir -p "$dir/obj"
@@ -366,7 +370,7 @@ for cc in gcc clang; do
     objs=
     for src in src/kernel/*.c src/user/events.c test/unit/shim/*.c test/bench/cpubench.c \
         test/bench/eventbench.c; do
-        extra=
+        extra=-fno-stack-protector
         case $src in src/kernel/*) extra=$kernel_flags ;; esac
         obj=$dir/obj/$(echo "$src" | tr / _).o
         # shellcheck disable=SC2086

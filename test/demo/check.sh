@@ -48,21 +48,25 @@ has "the probe driver started in the demo's group" '^ +STATE +: 4 +RUNNING'
 text='^demo: the text watcher printed'
 json='^demo: the JSON watcher printed'
 time_seq='^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6} #[0-9]+'
-in_section "text watcher: the first mark" "$text" "$time_seq mark \"hello from make demo\" bytes 20$"
+in_section "text watcher: the first mark, with its sender" "$text" \
+    "$time_seq mark from pid [0-9]+ \"hello from make demo\" bytes 20$"
 in_section "text watcher: the probe's IMAGE_LOAD record" "$text" \
     "$time_seq image-load kernel base 0x[0-9A-F]{16} size [0-9]+ \"Z:\\\\.*\\\\sanctum-probe\\.sys\"$"
 in_section "text watcher: the mark sent after the probe loaded" "$text" \
-    "$time_seq mark \"the probe driver is loaded\" bytes 26$"
-in_section "text watcher: it says why it ended" "$text" '^(sanctumctl: watch|watched )'
+    "$time_seq mark from pid [0-9]+ \"the probe driver is loaded\" bytes 26$"
+in_section "text watcher: the stop told it the driver is stopping" "$text" \
+    '^sanctumctl: watch: the driver is stopping \(it disconnected this watcher\); watched 3 events, 0 dropped$'
 in_section "JSON watcher: the first mark" "$json" \
-    '^\{"sequence":[0-9]+,"time":"[0-9T:.-]+Z","type":"mark","text":"hello from make demo","bytes":20,'
+    '^\{"sequence":[0-9]+,"time":"[0-9T:.-]+Z","type":"mark","pid":[0-9]+,"text":"hello from make demo","bytes":20,'
 in_section "JSON watcher: the probe's IMAGE_LOAD record" "$json" \
     '"type":"image-load","pid":0,"kernel":true,"base":"0x[0-9A-F]{16}","size":[0-9]+,"name":"Z:.*sanctum-probe\.sys"'
 in_section "JSON watcher: the mark sent after the probe loaded" "$json" \
-    '"type":"mark","text":"the probe driver is loaded","bytes":26,'
-in_section "JSON watcher: it says why it ended" "$json" '^(sanctumctl: watch|watched )'
-has "both watchers ended after the stop, with their exit status" \
-    '^demo: the text watcher printed this, and ended with exit [0-9]+:$'
+    '"type":"mark","pid":[0-9]+,"text":"the probe driver is loaded","bytes":26,'
+in_section "JSON watcher: the stop told it the driver is stopping" "$json" \
+    '^sanctumctl: watch: the driver is stopping \(it disconnected this watcher\); watched 3 events, 0 dropped$'
+has "both watchers ended after the stop with exit 1" \
+    '^demo: the text watcher printed this, and ended with exit 1:$'
+has "the JSON watcher too" '^demo: the JSON watcher printed this, and ended with exit 1:$'
 has "sanctumctl stats: two subscriptions" '^subscriptions +2$'
 has "sanctumctl stats: nothing dropped" '^events dropped +0$'
 has "sanctumctl stop stops it" '^stopped$'

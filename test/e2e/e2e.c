@@ -287,6 +287,43 @@ static void doctor(const char *when, DWORD code, const char *const *lines)
         ok(strstr(r.out, *lines) != NULL, "doctor %s: no '%s' in: %s\n", when, *lines, r.out);
 }
 
+/*
+ * sanctumctl stop while a handle that ignores DISCONNECT stays open: Windows keeps the driver
+ * until the handle closes, and stop says so (how many handles, and that the stop is pending).
+ * Then the close lets the unload happen, and the driver starts again. Leaves it running.
+ */
+static void test_stop_pending(void)
+{
+    child_result r;
+    HANDLE h;
+    SC_HANDLE scm, svc;
+
+    if (wine_version()) {
+        skip("sanctumctl stop with a handle that ignores DISCONNECT: Windows only (Wine %s unloads "
+             "the driver at once)\n", wine_version());
+        return;
+    }
+    h = device_open(GENERIC_READ | GENERIC_WRITE);
+    if (!ok(h != INVALID_HANDLE_VALUE, "open: error %lu\n", GetLastError()))
+        return;
+    ctl(L"stop", &r);
+    ok(r.exit_code == 1 && count_lines(r.err) == 1 &&
+           strstr(r.err, "stop: ") != NULL && strstr(r.err, "1 other handle to ") != NULL &&
+           strstr(r.err, "the stop is pending until they close") != NULL,
+       "stop with a handle that ignores DISCONNECT: exit %lu, stderr: %s\n", r.exit_code, r.err);
+    CloseHandle(h);
+    scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT);
+    svc = scm ? OpenServiceW(scm, SANCTUM_SERVICE_NAME, SERVICE_QUERY_STATUS) : NULL;
+    ok(svc && service_wait(svc, SERVICE_STOPPED, 10000),
+       "no STOPPED within 10 s of the last handle's close\n");
+    if (svc)
+        CloseServiceHandle(svc);
+    if (scm)
+        CloseServiceHandle(scm);
+    ok(unload_recorded_clean(SANCTUM_SERVICE_NAME), "the deferred unload did not record 0 0\n");
+    expect_success(L"start", "started");
+}
+
 /* install, start, talk, stop, uninstall: all through sanctumctl. */
 static void test_ctl_lifecycle(void)
 {
@@ -343,6 +380,8 @@ static void test_ctl_lifecycle(void)
     ok(state == SERVICE_STOPPED, "after a stop with a watcher: state %lu error %lu\n", state,
        error);
     expect_device_gone("after the stop with a watcher");
+    /* status reads what the unload recorded under the service key, on Windows too. */
+    expect_success(L"status", "last unload: pool outstanding: 0 allocations, 0 bytes");
     expect_success(L"start", "started");
 
     /* Stop with a handle open and messages queued. Wine unloads at once, and the unload frees
@@ -362,6 +401,7 @@ static void test_ctl_lifecycle(void)
         if (h != INVALID_HANDLE_VALUE)
             CloseHandle(h);
     }
+    test_stop_pending();
     test_windows_stop(SANCTUM_SERVICE_NAME);
     expect_device_gone("after the stop");
     expect_failure(L"stop", 1, "stop", "not running");

@@ -210,6 +210,35 @@ BOOL device_stats(HANDLE h, SANCTUM_STATS *s)
     return SanctumGetStats(h, s, &returned) == ERROR_SUCCESS;
 }
 
+BOOL unload_record(const wchar_t *service, ULONG64 *allocations, ULONG64 *bytes)
+{
+    wchar_t key[128];
+    DWORD size = sizeof(*allocations);
+
+    _snwprintf(key, ARRAYSIZE(key), L"SYSTEM\\CurrentControlSet\\Services\\%ls", service);
+    key[ARRAYSIZE(key) - 1] = 0;
+    if (RegGetValueW(HKEY_LOCAL_MACHINE, key, SANCTUM_UNLOAD_ALLOCATIONS_VALUE, RRF_RT_REG_QWORD,
+                     NULL, allocations, &size) != ERROR_SUCCESS)
+        return FALSE;
+    size = sizeof(*bytes);
+    return RegGetValueW(HKEY_LOCAL_MACHINE, key, SANCTUM_UNLOAD_BYTES_VALUE, RRF_RT_REG_QWORD, NULL,
+                        bytes, &size) == ERROR_SUCCESS;
+}
+
+BOOL unload_recorded_clean(const wchar_t *service)
+{
+    ULONG64 allocations, bytes;
+    int i;
+
+    /* The SCM reports STOPPED once the driver object is gone: the values are written by then. */
+    for (i = 0; i < 100; i++) {
+        if (unload_record(service, &allocations, &bytes) && allocations != SANCTUM_UNLOAD_PENDING)
+            return allocations == 0 && bytes == 0;
+        Sleep(20);
+    }
+    return FALSE;
+}
+
 DWORD service_state(const wchar_t *name, DWORD *error)
 {
     SERVICE_STATUS status;

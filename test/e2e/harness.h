@@ -72,6 +72,12 @@ DWORD device_ioctl(HANDLE h, DWORD code, const void *in, DWORD in_len, void *out
 /* SanctumGetStats: TRUE when the driver returned the whole structure. */
 BOOL device_stats(HANDLE h, SANCTUM_STATS *s);
 
+/* What the driver recorded under the service's key at its last unload (its pool outstanding;
+ * SANCTUM_UNLOAD_PENDING while loaded); FALSE when there is no record. */
+BOOL unload_record(const wchar_t *service, ULONG64 *allocations, ULONG64 *bytes);
+/* The last unload recorded 0 allocations and 0 bytes outstanding (waits up to 2 s for it). */
+BOOL unload_recorded_clean(const wchar_t *service);
+
 /* The service's current state, or 0 with *error set when it cannot be queried. */
 DWORD service_state(const wchar_t *name, DWORD *error);
 /* Polls every 25 ms until the service reaches `wanted`; FALSE after timeout_ms or an error. */

@@ -428,6 +428,49 @@ static void test_create_names(void)
     unload_ok(driver, 0);
 }
 
+/* ---- the unload line, also under the service key ---- */
+
+static void test_unload_record(void)
+{
+    PDRIVER_OBJECT driver;
+    ULONG64 allocations = 1, bytes = 1;
+    SHIM_FILE *f;
+
+    shim_registry_clear();
+    driver = load_ok();
+    if (!driver)
+        return;
+    ok(shim_registry_qword(SHIM_SERVICE_KEY, SANCTUM_UNLOAD_ALLOCATIONS_VALUE, &allocations) &&
+           shim_registry_qword(SHIM_SERVICE_KEY, SANCTUM_UNLOAD_BYTES_VALUE, &bytes) &&
+           allocations == SANCTUM_UNLOAD_PENDING && bytes == SANCTUM_UNLOAD_PENDING,
+       "while loaded: %llx %llx, expected the pending marker\n", U64(allocations), U64(bytes));
+    f = open_rw();
+    ok(subscribe(f, ALL, 0) == STATUS_SUCCESS, "SUBSCRIBE\n");
+    shim_close(f);
+    unload_ok(driver, 0);
+    ok(shim_registry_qword(SHIM_SERVICE_KEY, SANCTUM_UNLOAD_ALLOCATIONS_VALUE, &allocations) &&
+           shim_registry_qword(SHIM_SERVICE_KEY, SANCTUM_UNLOAD_BYTES_VALUE, &bytes) &&
+           allocations == 0 && bytes == 0,
+       "after the unload: %llu allocations, %llu bytes recorded\n", U64(allocations), U64(bytes));
+
+    /* A key the driver may not write costs it nothing but a warning line. */
+    shim_registry_clear();
+    shim_registry_writable(FALSE);
+    shim_log_clear();
+    ok(shim_load_driver(DriverEntry, &driver) == STATUS_SUCCESS && shim_log_find(LOAD_LINE) == 1,
+       "DriverEntry with a key it may not write: %s", last_log());
+    if (driver) {
+        shim_unload_driver(driver);
+        ok(shim_log_find(UNLOAD_LINE) == 1, "no clean unload line: %s", last_log());
+    }
+    ok(shim_log_find("cannot record the unload under the service key: 0xc0000022") == 2,
+       "no warning (at load and at unload) for a key it could not write: %s", last_log());
+    check_ledger_empty("a load and unload that could not write the service key");
+    shim_registry_writable(TRUE);
+    ok(!shim_registry_qword(SHIM_SERVICE_KEY, SANCTUM_UNLOAD_BYTES_VALUE, &bytes),
+       "a value was written to a read-only key\n");
+}
+
 void test_hardening(void)
 {
     test_stack_guard();
@@ -436,4 +479,5 @@ void test_hardening(void)
     test_message_budget();
     test_mapping_after_checks();
     test_create_names();
+    test_unload_record();
 }

@@ -437,8 +437,7 @@ static void check_returned(const char *what)
 
 NTSTATUS shim_load_driver(PDRIVER_INITIALIZE Entry, PDRIVER_OBJECT *Driver)
 {
-    static const WCHAR path[] =
-        L"\\REGISTRY\\MACHINE\\SYSTEM\\CurrentControlSet\\Services\\Sanctum";
+    static const WCHAR path[] = SHIM_SERVICE_KEY;
     static WCHAR name[] = L"\\Driver\\Sanctum";
     UNICODE_STRING registry;
     PDRIVER_OBJECT driver;

@@ -170,13 +170,13 @@ VOID shim_on_system_time(void (*Hook)(void))
     time_hook = Hook;
 }
 
-VOID KeQuerySystemTime(PLARGE_INTEGER CurrentTime)
+LONG64 shim_system_time(VOID)
 {
     void (*hook)(void) = time_hook;
 
     if (hook)
         hook();
-    CurrentTime->QuadPart = __atomic_load_n(&system_time, __ATOMIC_RELAXED);
+    return __atomic_load_n(&system_time, __ATOMIC_RELAXED);
 }
 
 VOID shim_set_system_time(LONG64 Time)

@@ -281,7 +281,10 @@ typedef ULONG_PTR KSPIN_LOCK, *PKSPIN_LOCK;
 #define DISPATCH_LEVEL 2
 
 VOID KeInitializeSpinLock(PKSPIN_LOCK SpinLock);
-VOID KeAcquireSpinLock(PKSPIN_LOCK SpinLock, PKIRQL OldIrql);
+/* As wdm.h has it on x64: a macro around the call that returns the old IRQL (so that a caller's
+ * KIRQL does not count as an address-taken local, and gets no stack cookie, here either). */
+KIRQL KeAcquireSpinLockRaiseToDpc(PKSPIN_LOCK SpinLock);
+#define KeAcquireSpinLock(SpinLock, OldIrql) (*(OldIrql) = KeAcquireSpinLockRaiseToDpc(SpinLock))
 VOID KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql);
 
 /* Pool: host malloc behind a ledger that checks every free (see shim.h). */
@@ -747,8 +750,12 @@ VOID IoDeleteDevice(PDEVICE_OBJECT DeviceObject);
 NTSTATUS IoCreateSymbolicLink(PUNICODE_STRING SymbolicLinkName, PUNICODE_STRING DeviceName);
 NTSTATUS IoDeleteSymbolicLink(PUNICODE_STRING SymbolicLinkName);
 
-/* System time (KUSER_SHARED_DATA's on Windows): the shim's is set by the tests (shim.h). */
-VOID KeQuerySystemTime(PLARGE_INTEGER CurrentTime);
+/*
+ * System time: on x64 wdm.h's KeQuerySystemTime is a macro that reads KUSER_SHARED_DATA into
+ * *CurrentTime, no call; so is the shim's (its time is set by the tests: shim.h).
+ */
+LONG64 shim_system_time(VOID);
+#define KeQuerySystemTime(CurrentTime) ((CurrentTime)->QuadPart = shim_system_time())
 
 /* Process, thread and image-load notifications (ntddk.h); the shim's notify.c fires them. */
 typedef struct _EPROCESS *PEPROCESS;
@@ -758,6 +765,12 @@ HANDLE PsGetCurrentProcessId(VOID);
 HANDLE PsGetProcessId(PEPROCESS Process);
 /* The process that sent the IRP (NULL for one the kernel built itself). */
 PEPROCESS IoGetRequestorProcess(struct _IRP *Irp);
+
+/* The registry, as far as RtlWriteRegistryValue goes (registry.c; shim.h reads it back). */
+#define RTL_REGISTRY_ABSOLUTE 0
+#define REG_QWORD 11
+NTSTATUS RtlWriteRegistryValue(ULONG RelativeTo, PCWSTR Path, PCWSTR ValueName, ULONG ValueType,
+                               PVOID ValueData, ULONG ValueLength);
 
 /* The machine stops (the shim dies, after the hook that tests may set: shim.h). */
 DECLSPEC_NORETURN VOID KeBugCheckEx(ULONG BugCheckCode, ULONG_PTR BugCheckParameter1,

@@ -63,9 +63,10 @@ static void run_lock_hook(PKSPIN_LOCK SpinLock)
     lock_hook(lock_hook_context);
 }
 
-VOID KeAcquireSpinLock(PKSPIN_LOCK SpinLock, PKIRQL OldIrql)
+KIRQL KeAcquireSpinLockRaiseToDpc(PKSPIN_LOCK SpinLock)
 {
     KSPIN_LOCK me = (KSPIN_LOCK)&thread_token, owner = 0;
+    KIRQL old;
 
     if (__atomic_load_n(&lock_hook_target, __ATOMIC_RELAXED))
         run_lock_hook(SpinLock);
@@ -79,9 +80,10 @@ VOID KeAcquireSpinLock(PKSPIN_LOCK SpinLock, PKIRQL OldIrql)
         owner = 0;
         sched_yield();
     }
-    *OldIrql = thread_irql;
+    old = thread_irql;
     thread_irql = DISPATCH_LEVEL;
     thread_locks++;
+    return old;
 }
 
 VOID KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql)

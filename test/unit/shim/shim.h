@@ -54,6 +54,17 @@ typedef void (*SHIM_BUGCHECK_HOOK)(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG
                                    ULONG_PTR P4);
 VOID shim_on_bugcheck(SHIM_BUGCHECK_HOOK Hook);
 
+/* ---- registry.c: the values RtlWriteRegistryValue wrote ---- */
+
+/* The service key shim_load_driver gives DriverEntry as its RegistryPath. */
+#define SHIM_SERVICE_KEY L"\\REGISTRY\\MACHINE\\SYSTEM\\CurrentControlSet\\Services\\Sanctum"
+/* The REG_QWORD value Name under the absolute key Path, if it was written. */
+BOOLEAN shim_registry_qword(PCWSTR Path, PCWSTR Name, ULONG64 *Value);
+/* Forgets every value. */
+VOID shim_registry_clear(VOID);
+/* FALSE: every write fails with STATUS_ACCESS_DENIED (a key the driver may not write). */
+VOID shim_registry_writable(BOOLEAN Writable);
+
 /* ---- process.c: which process the calling thread acts as ---- */
 
 /* Requests and PsGetCurrentProcessId on this thread come from Pid from now on (every thread
