@@ -16,6 +16,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 start=$(date +%s)
+mkdir -p "$(dirname "$transcript")"
 make --no-print-directory -s demo >"$transcript" 2>&1
 status=$?
 took=$(($(date +%s) - start))
