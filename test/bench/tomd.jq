@@ -83,7 +83,7 @@ def order: [".text", ".rdata", ".data", ".bss", ".pdata", ".xdata", ".idata", ".
     [$t, .key, $w.unit, "\($w.driver.median | f(1)) (\($w.driver.best | f(1)))",
      "\($w.null.median | f(1)) (\($w.null.best | f(1)))", ($w.ratio | x)] | row),
   "",
-  "Mark to consumer: a GET_EVENTS pending on one handle, a 12-byte MARK (a 40-byte record) sent on another; the time from just before the MARK to the consumer holding the completed request, \($r.meta.latency_samples) samples each, alternating with the null driver, whose GET_EVENTS pends and whose MARK completes it from its dispatch routine. *Ours/null* below 1.15 is the goal.",
+  "Mark to consumer: a GET_EVENTS pending on one handle, a 12-byte MARK (a 56-byte record) sent on another; the time from just before the MARK to the consumer holding the completed request, \($r.meta.latency_samples) samples each, alternating with the null driver, whose GET_EVENTS pends and whose MARK completes it from its dispatch routine. *Ours/null* below 1.15 is the goal.",
   "",
   (["toolchain", "ours median µs", "ours p99 µs", "null median µs", "null p99 µs", "ours/null median", "ours/null p99"] | header),
   ($r.wine.toolchains | to_entries[] | .key as $t | .value.latency // empty |
